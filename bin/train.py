@@ -1,0 +1,103 @@
+"""Trains the MNIST convnet with the hand-written loop: python bin/train.py [--flags].
+
+Examples:
+  python bin/train.py                                  # the Keras example: 15 epochs, Adam 1e-3
+  python bin/train.py --epochs=1 --steps_per_epoch=50  # a quick look
+  python bin/train.py --device=gpu --jit_compile       # on a GPU, XLA-compiled
+  python bin/train.py --resume --logdir=logs/20261126-184502   # continue a killed run
+  python bin/train.py --flagfile=my.flags              # flags from a file, one per line
+"""
+
+import _app  # first: quiets TensorFlow before it is imported
+
+import os
+
+from absl import flags
+
+from mnist_tf import devices
+from mnist_tf.training import TrainConfig, config as config_lib, default_logdir, train_and_evaluate
+
+DEFAULTS = TrainConfig()
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("device", "auto", devices.DEVICE_CHOICES,
+                  "Where to train: auto (a GPU when one is visible), cpu (GPUs hidden) or gpu "
+                  "(an error when none is visible).")
+flags.DEFINE_string("model", DEFAULTS.model, "Which network to train (mnist_tf.models.MODELS).")
+flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Passes over the training set.")
+flags.DEFINE_integer("batch_size", DEFAULTS.batch_size,
+                     "Images per training step (the global batch under --strategy).")
+flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "The optimizer's learning rate.")
+flags.DEFINE_enum("optimizer", DEFAULTS.optimizer, config_lib.OPTIMIZERS,
+                  "adam (Keras's Adam), sgd (plain), or momentum (SGD with --momentum).")
+flags.DEFINE_float("momentum", DEFAULTS.momentum, "Momentum for --optimizer=momentum.")
+flags.DEFINE_integer("seed", DEFAULTS.seed,
+                     "Seeds the initial weights, the data order and the dropout masks.")
+flags.DEFINE_string("data_dir", None,
+                    "A directory holding the four MNIST .gz files (used alone). Default: the "
+                    "cache ($MNIST_TF_DATA or ~/.cache/mnist_tf), downloading when needed.")
+flags.DEFINE_float("validation_split", DEFAULTS.validation_split,
+                   "Fraction of the training set held out for validation (the last part).")
+flags.DEFINE_string("logdir", None, "TensorBoard directory of this run. Default: logs/<timestamp>.")
+flags.DEFINE_string("checkpoint_dir", None, "Checkpoint directory. Default: <logdir>/checkpoints.")
+flags.DEFINE_bool("resume", False,
+                  "Continue the run in --logdir (default: the newest run under logs/) from its "
+                  "last checkpoint, with its saved settings unless flags override them.")
+flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch, for quick runs.")
+flags.DEFINE_bool("jit_compile", DEFAULTS.jit_compile, "XLA-compile the training step.")
+flags.DEFINE_integer("log_every", DEFAULTS.log_every, "Steps between per-step scalar summaries.")
+flags.DEFINE_integer("histogram_every", DEFAULTS.histogram_every,
+                     "Steps between weight and gradient histograms; 0 = once per epoch.")
+flags.DEFINE_bool("profile", DEFAULTS.profile,
+                  "Write a profiler trace of ten training steps (TensorBoard's Profile tab).")
+flags.DEFINE_bool("export", DEFAULTS.export, "Write a SavedModel into <logdir>/export at the end.")
+
+# Settings that belong to the run's config (saved in config.json, reloaded by --resume).
+CONFIG_FLAGS = [f.name for f in __import__("dataclasses").fields(TrainConfig)
+                if f.name in FLAGS]
+
+
+def _newest_run(root: str = "logs") -> str:
+    runs = sorted(d for d in (os.listdir(root) if os.path.isdir(root) else [])
+                  if os.path.isfile(os.path.join(root, d, "config.json")))
+    if not runs:
+        _app.fail(f"--resume: no run with a config.json under {root}/; pass --logdir")
+    return os.path.join(root, runs[-1])
+
+
+def _config_and_logdir():
+    """The run's config and logdir: from flags, or from the saved run when resuming."""
+    explicit = {name: FLAGS[name].value for name in CONFIG_FLAGS}
+    if FLAGS.resume:
+        logdir = FLAGS.logdir or _newest_run()
+        saved_path = os.path.join(logdir, "config.json")
+        if not os.path.isfile(saved_path):
+            _app.fail(f"--resume: {saved_path} not found (is --logdir a run directory?)")
+        config = config_lib.load(saved_path)
+        overrides = {name: value for name, value in explicit.items() if FLAGS[name].present}
+        config = config.replace(**overrides)
+    else:
+        logdir = FLAGS.logdir or default_logdir()
+        config = TrainConfig(**explicit)
+    try:
+        return config.validate(), logdir
+    except ValueError as e:
+        _app.fail(str(e), status=2)
+
+
+def main(argv):
+    del argv
+    config, logdir = _config_and_logdir()
+    device = devices.select_device(FLAGS.device)
+    print(f"device: {devices.describe(device)}")
+    print(f"logdir: {logdir}  (tensorboard --logdir {os.path.dirname(logdir) or '.'})")
+    import tensorflow as tf
+    with tf.device(device):
+        metrics = train_and_evaluate(config, logdir, checkpoint_dir=FLAGS.checkpoint_dir,
+                                     data_dir=FLAGS.data_dir, resume=FLAGS.resume)
+    print(f"metrics: {os.path.join(logdir, 'metrics.json')}")
+    return metrics
+
+
+if __name__ == "__main__":
+    _app.run(main)

@@ -1,0 +1,77 @@
+"""Every hyperparameter and setting of a training run, in one place.
+
+``bin/train.py`` turns its flags into a :class:`TrainConfig` (the flags' defaults
+are read from here, so the two never disagree); the library only ever sees the
+config. Defaults are the Keras example's: Adam 1e-3, batch 128, 15 epochs, the
+last 10% of the training set held out for validation.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+OPTIMIZERS = ("adam", "sgd", "momentum")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """A training run's settings. Frozen: nothing changes a config once made."""
+
+    model: str = "keras_example_cnn"
+    epochs: int = 15
+    batch_size: int = 128            # the global batch: split across replicas under tf.distribute
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"          # adam | sgd | momentum (SGD with momentum 0.9)
+    momentum: float = 0.9            # used by optimizer=momentum only
+    seed: int = 0                    # initial weights, data order and dropout masks
+    validation_split: float = 0.1    # the LAST fraction of the training set, as Keras takes it
+    steps_per_epoch: Optional[int] = None  # a cap, for quick runs; None = the whole epoch
+    jit_compile: bool = False        # XLA-compile the training step
+    log_every: int = 10              # steps between per-step scalar summaries
+    histogram_every: int = 0         # steps between weight/gradient histograms; 0 = once per epoch
+    profile: bool = False            # a profiler trace of a few steps of the first epoch
+    keep_checkpoints: int = 3        # checkpoints kept by the CheckpointManager
+    export: bool = True              # write a SavedModel into <logdir>/export at the end
+
+    def validate(self) -> "TrainConfig":
+        """Raises ValueError naming the setting when a value is out of range."""
+        checks = [
+            (self.epochs >= 1, "epochs", "at least 1"),
+            (self.batch_size >= 1, "batch_size", "at least 1"),
+            (self.learning_rate > 0, "learning_rate", "greater than 0"),
+            (self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}"),
+            (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
+            (0 <= self.validation_split < 1, "validation_split", "in [0, 1)"),
+            (self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+             "steps_per_epoch", "at least 1"),
+            (self.log_every >= 1, "log_every", "at least 1"),
+            (self.histogram_every >= 0, "histogram_every", "0 or more"),
+            (self.keep_checkpoints >= 1, "keep_checkpoints", "at least 1"),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise ValueError(f"--{name} must be {expected}, got {getattr(self, name)!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def save(config: TrainConfig, path: str) -> None:
+    """Writes the config as JSON (so ``--resume`` and ``evaluate.py`` can rebuild the run)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(config.to_dict(), f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def load(path: str) -> TrainConfig:
+    """Reads a config written by :func:`save`; unknown keys are ignored."""
+    with open(path) as f:
+        values = json.load(f)
+    names = {field.name for field in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,273 @@
+"""The training loop: what ``model.compile`` + ``model.fit`` + ``model.evaluate`` do, by hand.
+
+    for epoch in epochs:
+        for (x, y) in train_dataset(seed, epoch):     # shuffled, batched, prefetched
+            train_step(x, y)                           # forward, loss, gradients, Adam
+        evaluate(validation) → epoch summaries → checkpoint
+    evaluate(test) → metrics.json, SavedModel
+
+Everything the loop needs comes in as plain arguments: a frozen
+:class:`~mnist_tf.training.config.TrainConfig`, directories, and optionally
+the data arrays and a ``tf.distribute`` strategy (tests inject small data and a
+strategy this way). Nothing here reads flags.
+"""
+
+import datetime
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from mnist_tf import models, optimizers
+from mnist_tf.data import pipeline, sources
+from mnist_tf.errors import CheckpointError
+from mnist_tf.training import checkpoints, config as config_lib, summaries
+from mnist_tf.training.evaluation import evaluate
+from mnist_tf.training.progress import Progress
+from mnist_tf.training.steps import make_eval_step, make_gradient_fn, make_train_step
+
+PROFILE_STEPS = (10, 20)  # profile global steps [10, 20): after warm-up, before the epoch ends
+
+
+def default_logdir(root: str = "logs") -> str:
+    """``logs/20261126-184502``: one directory per run, sortable by start time."""
+    return os.path.join(root, datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+
+
+def make_optimizer(config):
+    """The optimizer the config names, with Keras's defaults for everything else."""
+    if config.optimizer == "adam":
+        return optimizers.Adam(learning_rate=config.learning_rate)
+    if config.optimizer == "momentum":
+        return optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
+    return optimizers.SGD(learning_rate=config.learning_rate)
+
+
+def _datasets(config, data):
+    """Splits the arrays: ((x_train, y_train), (x_val, y_val), (x_test, y_test))."""
+    train, validation = pipeline.split_validation(data.x_train, data.y_train,
+                                                  config.validation_split)
+    return train, validation, (data.x_test, data.y_test)
+
+
+class _Run:
+    """The objects one run trains: model, optimizer, run state, steps, checkpoints."""
+
+    def __init__(self, config, checkpoint_dir, strategy):
+        self.strategy = strategy
+        with strategy.scope():
+            self.model = models.get(config.model, seed=config.seed)
+            models.build(self.model)
+            self.optimizer = make_optimizer(config)
+            self.optimizer.build(self.model.trainable_variables)
+            self.state = checkpoints.RunState(config.seed)
+        self.manager = checkpoints.make_manager(checkpoint_dir, self.model, self.optimizer,
+                                                self.state, config.keep_checkpoints)
+        self.eval_step = make_eval_step(self.model)
+        self.gradients = make_gradient_fn(self.model)
+
+    def restore_or_start(self, resume: bool, log) -> int:
+        """Restores the newest checkpoint when resuming; returns the first epoch to run."""
+        latest = self.manager.latest_checkpoint
+        if latest and not resume:
+            raise CheckpointError(f"{self.manager.directory} already holds checkpoints: pass "
+                                  "--resume to continue that run, or choose a new --logdir")
+        if resume and not latest:
+            raise CheckpointError(f"--resume: no checkpoint in {self.manager.directory}")
+        if latest:
+            self.manager.checkpoint.restore(latest).assert_existing_objects_matched()
+            log(f"resumed from {latest}: {int(self.state.epoch)} epochs done, "
+                f"step {int(self.optimizer.iterations)}")
+        return int(self.state.epoch)
+
+
+def _dataset_for_epoch(config, run, x, y, epoch):
+    dataset = pipeline.train_dataset(x, y, config.batch_size, seed=int(run.state.seed),
+                                     epoch=epoch)
+    if config.steps_per_epoch:
+        dataset = dataset.take(config.steps_per_epoch)
+    return dataset
+
+
+def _steps_in_epoch(config, n: int) -> int:
+    steps = pipeline.steps_per_epoch(n, config.batch_size)
+    return min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps
+
+
+def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=None,
+                       data_dir: str = None, resume: bool = False, strategy=None,
+                       log=print, export_fn=None) -> dict:
+    """Trains ``config.model`` on MNIST, writing TensorBoard logs, checkpoints and metrics.
+
+    Args:
+      config: the run's hyperparameters (validated here).
+      logdir: where the TensorBoard runs, ``config.json`` and ``metrics.json`` go.
+      checkpoint_dir: defaults to ``<logdir>/checkpoints``.
+      data: an ``MnistArrays`` to train on; None loads MNIST through the source chain.
+      data_dir: passed to the source chain when ``data`` is None.
+      resume: continue from the newest checkpoint in ``checkpoint_dir``.
+      strategy: a ``tf.distribute.Strategy``; None trains on the current device.
+      log: where progress messages go (``print`` by default).
+      export_fn: ``export_fn(model, directory)`` writes a SavedModel at the end
+        (into ``<logdir>/export``) when ``config.export`` is set.
+
+    Returns:
+      The final metrics, as written to ``<logdir>/metrics.json``.
+    """
+    config.validate()
+    wall_start = time.perf_counter()
+    strategy = strategy or tf.distribute.get_strategy()
+    checkpoint_dir = checkpoint_dir or os.path.join(logdir, "checkpoints")
+    data = data if data is not None else sources.load(data_dir)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = _datasets(config, data)
+
+    run = _Run(config, checkpoint_dir, strategy)
+    first_epoch = run.restore_or_start(resume, log)
+    tf.io.gfile.makedirs(logdir)
+    config_lib.save(config, os.path.join(logdir, "config.json"))
+    writers = summaries.make_writers(logdir)
+    if first_epoch == 0:
+        summaries.hparams(tf.summary.create_file_writer(logdir), config.to_dict(),
+                          trial_id=os.path.basename(os.path.normpath(logdir)))
+
+    train_step = _make_distributed_step(config, run, x_train, y_train)
+    steps_per_epoch = _steps_in_epoch(config, len(x_train))
+    log(f"training {config.model}: {models.count_params(run.model):,} parameters, "
+        f"{len(x_train):,} training / {len(x_val):,} validation / {len(x_test):,} test images, "
+        f"{steps_per_epoch} steps per epoch")
+
+    profiler = _Profiler(config.profile, logdir)
+    train_seconds, train_images = 0.0, 0
+    history = {}
+    for epoch in range(first_epoch, config.epochs):
+        progress = Progress(epoch + 1, config.epochs, steps_per_epoch)
+        last_batch = _train_one_epoch(config, run, train_step, progress, writers["train"],
+                                      profiler, _dataset_for_epoch(config, run, x_train,
+                                                                   y_train, epoch))
+        train_seconds += progress.seconds
+        train_images += progress.images
+        validation = evaluate(run.eval_step, pipeline.eval_dataset(x_val, y_val, config.batch_size))
+        progress.finish(validation)
+        _end_of_epoch_summaries(config, run, writers, epoch + 1, progress, validation,
+                                last_batch)
+        run.state.epoch.assign(epoch + 1)
+        run.manager.save(checkpoint_number=epoch + 1)
+        history = {"train": {"loss": progress.loss, "accuracy": progress.accuracy},
+                   "validation": {"loss": validation.loss, "accuracy": validation.accuracy}}
+
+    profiler.stop()
+    test = evaluate(run.eval_step, pipeline.eval_dataset(x_test, y_test, config.batch_size))
+    summaries.epoch_scalars(writers["test"], config.epochs, test.loss, test.accuracy)
+    summaries.test_images(writers["test"], config.epochs, pipeline.to_float(x_test).numpy(),
+                          np.asarray(y_test), test)
+    log(f"test loss {test.loss:.4f}  test accuracy {test.accuracy:.4f}")
+    if config.export and export_fn is not None:
+        export_fn(run.model, os.path.join(logdir, "export"))
+
+    metrics = {
+        "test_accuracy": test.accuracy,
+        "test": {"loss": test.loss, "accuracy": test.accuracy},
+        **history,
+        "epochs": config.epochs,
+        "epochs_run_this_session": config.epochs - first_epoch,
+        "steps": int(run.optimizer.iterations),
+        "wall_seconds": time.perf_counter() - wall_start,
+        "train_images_per_second": train_images / train_seconds if train_seconds else None,
+        "replicas": strategy.num_replicas_in_sync,
+    }
+    with open(os.path.join(logdir, "metrics.json.tmp"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    os.replace(os.path.join(logdir, "metrics.json.tmp"), os.path.join(logdir, "metrics.json"))
+    for writer in writers.values():
+        writer.close()
+    return metrics
+
+
+def _make_distributed_step(config, run, x_train, y_train):
+    """The training step, with the distributed input signature when there is one."""
+    if run.strategy.num_replicas_in_sync == 1 and not tf.distribute.has_strategy():
+        return make_train_step(run.model, run.optimizer, jit_compile=config.jit_compile)
+    sample = run.strategy.experimental_distribute_dataset(
+        _dataset_for_epoch(config, run, x_train, y_train, 0))
+    return make_train_step(run.model, run.optimizer, run.strategy, config.jit_compile,
+                           input_signature=sample.element_spec)
+
+
+class _Profiler:
+    """Traces global steps [PROFILE_STEPS[0], PROFILE_STEPS[1]) into ``<logdir>/plugins/profile``."""
+
+    def __init__(self, enabled: bool, logdir: str):
+        self.enabled, self.logdir, self.active = enabled, logdir, False
+
+    def at_step(self, step: int) -> None:
+        if self.enabled and not self.active and step == PROFILE_STEPS[0]:
+            tf.profiler.experimental.start(self.logdir)
+            self.active = True
+        elif self.active and step >= PROFILE_STEPS[1]:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.active:
+            tf.profiler.experimental.stop()
+            self.active = False
+
+
+def _local(values):
+    """The tensor itself, or the first replica's part of a distributed value."""
+    return values if isinstance(values, tf.Tensor) else values.values[0]
+
+
+def _batch_count(labels) -> int:
+    if isinstance(labels, tf.Tensor):
+        return int(labels.shape[0])
+    return sum(int(t.shape[0]) for t in labels.values)
+
+
+def _train_one_epoch(config, run, train_step, progress, writer, profiler, dataset):
+    """Runs one epoch's training steps, writing per-step summaries; returns the last batch."""
+    if run.strategy.num_replicas_in_sync > 1 or tf.distribute.has_strategy():
+        dataset = run.strategy.experimental_distribute_dataset(dataset)
+    optimizer = run.optimizer
+    window_start, window_images = time.perf_counter(), 0
+    images = labels = None
+    for images, labels in dataset:
+        step = int(optimizer.iterations)
+        profiler.at_step(step)
+        if step == 0:
+            summaries.input_images(writer, 0, _local(images))
+            out = summaries.trace_graph(writer, train_step, images, labels)
+        else:
+            out = train_step(images, labels)
+        count = _batch_count(labels)
+        loss, correct = float(out["loss"]), float(out["correct"])
+        progress.update(count, loss, correct)
+        window_images += count
+        step += 1
+        if step % config.log_every == 0:
+            now = time.perf_counter()
+            summaries.step_scalars(writer, step, loss, correct / count,
+                                   float(optimizer.current_learning_rate()),
+                                   window_images / max(now - window_start, 1e-9))
+            window_start, window_images = now, 0
+        if config.histogram_every and step % config.histogram_every == 0:
+            _histograms(writer, step, run, images, labels)
+    return images, labels
+
+
+def _histograms(writer, step, run, images, labels):
+    summaries.histograms(writer, step, run.model.trainable_variables,
+                         run.gradients(_local(images), _local(labels)))
+
+
+def _end_of_epoch_summaries(config, run, writers, epoch, progress, validation, last_batch):
+    summaries.epoch_scalars(writers["train"], epoch, progress.loss, progress.accuracy)
+    if validation.count:
+        summaries.epoch_scalars(writers["validation"], epoch, validation.loss,
+                                validation.accuracy)
+    step = int(run.optimizer.iterations)
+    if not config.histogram_every and last_batch[0] is not None:
+        _histograms(writers["train"], step, run, *last_batch)
+    summaries.first_filters(writers["train"], step, run.model.trainable_variables[0].numpy())
+    writers["train"].flush()

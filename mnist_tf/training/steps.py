@@ -1,0 +1,110 @@
+"""The training and evaluation steps: what ``model.fit`` and ``model.evaluate`` run per batch.
+
+One training step on a batch (x, y) of B images::
+
+    z = model(x, training=True)                   # logits [B, 10], dropout on
+    L = Σ_b CE(y_b, z_b) / N                      # N = the global batch size
+    g = ∂L/∂θ                                     # tf.GradientTape
+    θ ← optimizer.apply_gradients(zip(g, θ))      # Adam by default
+
+Dividing the summed per-example loss by the *global* batch size N (rather than
+taking a per-replica mean) is what makes the gradients summed across replicas
+under ``tf.distribute`` equal the single-device gradient of the batch mean; on
+one device N is just B.
+
+Both steps are ``tf.function``s with an ``input_signature`` whose batch
+dimension is ``None``, so they are traced once and never again, whatever the
+batch size (the last, partial batch of an epoch included). Under a strategy the
+per-replica work runs through ``strategy.run`` and the results are summed
+across replicas; without one the default strategy makes the same code run on a
+single device.
+"""
+
+import tensorflow as tf
+
+from mnist_tf import losses, metrics
+
+IMAGES_SPEC = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
+LABELS_SPEC = tf.TensorSpec([None], tf.int32, name="labels")
+
+
+def _global_batch_size(labels) -> tf.Tensor:
+    """The number of examples in this step across all replicas, as float32."""
+    local = tf.cast(tf.shape(labels)[0], tf.float32)
+    return tf.distribute.get_replica_context().all_reduce("sum", local)
+
+
+def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_signature=None):
+    """Returns ``train_step(images, labels) -> {"loss", "correct"}`` as a tf.function.
+
+    Args:
+      model: called as ``model(images, training=True)`` → logits [B, 10].
+      optimizer: has ``apply_gradients(zip(grads, variables))``.
+      strategy: a ``tf.distribute.Strategy``; None for the default (one device).
+      jit_compile: compile the per-replica step with XLA.
+      input_signature: the step's signature; defaults to (images [None,28,28,1]
+        float32, labels [None] int32). Pass a distributed dataset's
+        ``element_spec`` under a strategy.
+
+    Returns:
+      A function whose result holds ``loss`` (the batch mean, float32 scalar)
+      and ``correct`` (the number of correct predictions, float32 scalar).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    variables = model.trainable_variables
+
+    def replica_step(images, labels):
+        batch = _global_batch_size(labels)
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            per_example = losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            loss = tf.reduce_sum(per_example) / batch
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return loss, metrics.correct_count(labels, logits)
+
+    if jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    @tf.function(input_signature=input_signature or (IMAGES_SPEC, LABELS_SPEC))
+    def train_step(images, labels):
+        loss, correct = strategy.run(replica_step, args=(images, labels))
+        return {"loss": strategy.reduce("sum", loss, axis=None),
+                "correct": tf.cast(strategy.reduce("sum", correct, axis=None), tf.float32)}
+
+    return train_step
+
+
+def make_eval_step(model):
+    """Returns ``eval_step(images, labels) -> {"loss_sum", "correct", "predictions"}``.
+
+    Dropout is off (``training=False``). The loss is summed, not averaged, so
+    that a caller can add batches of different sizes and divide once.
+    Evaluation runs on one device even under a strategy: reading mirrored
+    variables from the cross-replica context is allowed and evaluation is cheap.
+    """
+
+    @tf.function(input_signature=(IMAGES_SPEC, LABELS_SPEC))
+    def eval_step(images, labels):
+        logits = model(images, training=False)
+        per_example = losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        return {"loss_sum": tf.reduce_sum(per_example),
+                "correct": tf.cast(metrics.correct_count(labels, logits), tf.float32),
+                "predictions": tf.argmax(logits, axis=-1, output_type=tf.int32)}
+
+    return eval_step
+
+
+def make_gradient_fn(model):
+    """Returns ``gradients(images, labels) -> [∂L/∂θ]`` (no update), for gradient histograms."""
+    variables = model.trainable_variables
+
+    @tf.function(input_signature=(IMAGES_SPEC, LABELS_SPEC))
+    def gradients(images, labels):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=False)
+            loss = tf.reduce_mean(
+                losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+        return tape.gradient(loss, variables)
+
+    return gradients
