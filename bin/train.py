@@ -10,6 +10,7 @@ Examples:
 
 import _app  # first: quiets TensorFlow before it is imported
 
+import dataclasses
 import os
 
 from absl import flags
@@ -53,8 +54,7 @@ flags.DEFINE_bool("profile", DEFAULTS.profile,
 flags.DEFINE_bool("export", DEFAULTS.export, "Write a SavedModel into <logdir>/export at the end.")
 
 # Settings that belong to the run's config (saved in config.json, reloaded by --resume).
-CONFIG_FLAGS = [f.name for f in __import__("dataclasses").fields(TrainConfig)
-                if f.name in FLAGS]
+CONFIG_FLAGS = [f.name for f in dataclasses.fields(TrainConfig) if f.name in FLAGS]
 
 
 def _newest_run(root: str = "logs") -> str:

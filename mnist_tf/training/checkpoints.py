@@ -61,3 +61,42 @@ def restore_model(model, path: str) -> str:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{prefix}: cannot restore the model from it ({first_line})")
     return prefix
+
+
+def run_config_for(prefix: str):
+    """The ``config.json`` of the run a checkpoint belongs to, or None.
+
+    Looks beside the checkpoint and one level up (``<logdir>/checkpoints/ckpt-3``
+    → ``<logdir>/config.json``).
+    """
+    from mnist_tf.training import config as config_lib
+
+    directory = os.path.dirname(prefix)
+    for candidate in (directory, os.path.dirname(directory)):
+        path = os.path.join(candidate, "config.json")
+        if os.path.isfile(path):
+            return config_lib.load(path)
+    return None
+
+
+def load_model(path: str, model_name: str = None):
+    """Builds the run's model and loads its weights from the checkpoint ``path`` names.
+
+    Args:
+      path: a checkpoint prefix, a checkpoint directory, or a run's logdir.
+      model_name: which network (``mnist_tf.models.MODELS``); default: the run's
+        ``config.json``, else the reference CNN.
+
+    Returns:
+      ``(model, prefix)``.
+    """
+    from mnist_tf import models
+
+    prefix = find_checkpoint(path)
+    if model_name is None:
+        config = run_config_for(prefix)
+        model_name = config.model if config else "keras_example_cnn"
+    model = models.get(model_name)
+    models.build(model)
+    restore_model(model, prefix)
+    return model, prefix
