@@ -1,0 +1,72 @@
+"""A short run's event files, read back with TensorBoard's own reader: every tag is there."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from mnist_tf.training import TrainConfig, train_and_evaluate
+from training_helpers import synthetic_mnist
+
+
+def _read(run_dir):
+    accumulator = event_accumulator.EventAccumulator(
+        run_dir, size_guidance={event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def _plugin(accumulator, tag):
+    return accumulator.SummaryMetadata(tag).plugin_data.plugin_name
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    logdir = str(tmp_path_factory.mktemp("tb") / "run")
+    config = TrainConfig(epochs=2, batch_size=32, log_every=4, export=False)
+    train_and_evaluate(config, logdir, data=synthetic_mnist(), log=lambda *_: None)
+    return logdir
+
+
+def test_train_scalars_histograms_images_and_graph(logdir):
+    train = _read(os.path.join(logdir, "train"))
+    tags = set(train.Tags()["tensors"])
+    for tag in ("step/loss", "step/accuracy", "step/learning_rate", "step/images_per_second",
+                "epoch/loss", "epoch/accuracy"):
+        assert tag in tags and _plugin(train, tag) == "scalars", tag
+    kernels = [t for t in tags if t.startswith("weights/") and t.endswith("kernel")]
+    assert len(kernels) == 3  # conv2d, conv2d_1, dense
+    for tag in [t for t in tags if t.startswith(("weights/", "gradients/"))]:
+        assert _plugin(train, tag) == "histograms"
+    assert len([t for t in tags if t.startswith("gradients/")]) == 6
+    for tag in ("input/sample_batch", "conv2d/filters"):
+        assert _plugin(train, tag) == "images"
+    assert train.Tags()["graph"]
+    graph = train.Graph()
+    op_names = [node.name for node in graph.node]
+    assert any("conv2d" in name for name in op_names)  # ops grouped under the layer's scope
+
+    # learning rate logged as set; step losses fall
+    lr = [tf.make_ndarray(e.tensor_proto) for e in train.Tensors("step/learning_rate")]
+    np.testing.assert_allclose(lr, 1e-3, rtol=1e-6)
+    epochs = [e.step for e in train.Tensors("epoch/loss")]
+    assert epochs == [1, 2]
+
+
+def test_validation_and_test_runs(logdir):
+    validation = _read(os.path.join(logdir, "validation"))
+    assert {"epoch/loss", "epoch/accuracy"} <= set(validation.Tags()["tensors"])
+    test = _read(os.path.join(logdir, "test"))
+    tags = set(test.Tags()["tensors"])
+    assert {"epoch/loss", "epoch/accuracy", "test/confusion_matrix"} <= tags
+    confusion = test.Tensors("test/confusion_matrix")[0]
+    width, height = (int(x) for x in tf.make_ndarray(confusion.tensor_proto)[:2])
+    assert width == height > 200
+
+
+def test_hparams_session_is_written(logdir):
+    root = _read(logdir)
+    tags = root.Tags()["tensors"]
+    assert any(_plugin(root, tag) == "hparams" for tag in tags)

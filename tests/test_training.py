@@ -1,0 +1,108 @@
+"""The training loop on small synthetic data: it learns, never retraces, logs, checkpoints, resumes."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mnist_tf import models
+from mnist_tf.errors import CheckpointError
+from mnist_tf.training import TrainConfig, checkpoints, train_and_evaluate
+from mnist_tf.training.steps import make_eval_step, make_train_step
+from mnist_tf.training.loop import make_optimizer
+from training_helpers import synthetic_mnist
+
+QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False)
+
+
+def quiet(*_):
+    pass
+
+
+def test_train_step_is_traced_once_and_learns():
+    data = synthetic_mnist()
+    model = models.keras_example_cnn(seed=1)
+    models.build(model)
+    optimizer = make_optimizer(QUICK)
+    optimizer.build(model.trainable_variables)
+    step = make_train_step(model, optimizer)
+    images = tf.cast(data.x_train[..., None], tf.float32) / 255.0
+    labels = tf.cast(data.y_train, tf.int32)
+    losses = []
+    for epoch in range(3):
+        for start in range(0, 512, 96):  # batches of 96 and a last one of 32: varying sizes
+            out = step(images[start:start + 96], labels[start:start + 96])
+            losses.append(float(out["loss"]))
+    assert step.experimental_get_tracing_count() == 1
+    assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
+    assert int(optimizer.iterations) == 18
+
+
+def test_eval_step_matches_a_direct_computation():
+    data = synthetic_mnist()
+    model = models.keras_example_cnn(seed=2)
+    images = tf.cast(data.x_test[..., None], tf.float32) / 255.0
+    labels = tf.cast(data.y_test, tf.int32)
+    out = make_eval_step(model)(images, labels)
+    logits = model(images, training=False)
+    expected_loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    np.testing.assert_allclose(float(out["loss_sum"]), float(expected_loss), rtol=1e-5)
+    predicted = np.argmax(logits.numpy(), axis=1)
+    assert float(out["correct"]) == float(np.sum(predicted == data.y_test))
+    np.testing.assert_array_equal(out["predictions"].numpy(), predicted)
+
+
+def _final_weights(logdir):
+    model, _ = checkpoints.load_model(logdir)
+    return [v.numpy() for v in model.trainable_variables]
+
+
+def test_a_run_learns_and_writes_metrics_and_checkpoints(tmp_path):
+    logdir = str(tmp_path / "run")
+    metrics = train_and_evaluate(QUICK, logdir, data=synthetic_mnist(), log=quiet)
+    assert metrics["test_accuracy"] > 0.9
+    saved = json.loads(open(os.path.join(logdir, "metrics.json")).read())
+    assert saved["test_accuracy"] == metrics["test_accuracy"]
+    for key in ("train", "validation", "test"):
+        assert set(saved[key]) == {"loss", "accuracy"}
+    assert saved["epochs"] == 2 and saved["train_images_per_second"] > 0
+    assert saved["wall_seconds"] > 0
+    assert tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints")).endswith("ckpt-2")
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
+    data = synthetic_mnist()
+    straight = str(tmp_path / "straight")
+    train_and_evaluate(QUICK.replace(epochs=3), straight, data=data, log=quiet)
+
+    interrupted = str(tmp_path / "interrupted")
+    train_and_evaluate(QUICK.replace(epochs=1), interrupted, data=data, log=quiet)
+    with pytest.raises(CheckpointError, match="--resume"):
+        train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, log=quiet)
+    metrics = train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, resume=True,
+                                 log=quiet)
+    assert metrics["epochs_run_this_session"] == 2
+    for a, b in zip(_final_weights(straight), _final_weights(interrupted)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        train_and_evaluate(QUICK, str(tmp_path / "empty"), data=synthetic_mnist(), resume=True,
+                           log=quiet)
+
+
+def test_steps_per_epoch_caps_an_epoch(tmp_path):
+    metrics = train_and_evaluate(QUICK.replace(steps_per_epoch=3), str(tmp_path / "r"),
+                                 data=synthetic_mnist(), log=quiet)
+    assert metrics["steps"] == 6
+
+
+@pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1),
+                                         ("learning_rate", 0.0), ("validation_split", 1.0),
+                                         ("optimizer", "rmsprop")])
+def test_out_of_range_settings_name_the_flag(field, value):
+    with pytest.raises(ValueError, match=f"--{field}"):
+        TrainConfig(**{field: value}).validate()
