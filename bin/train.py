@@ -10,12 +10,13 @@ Examples:
 
 import _app  # first: quiets TensorFlow before it is imported
 
+import contextlib
 import dataclasses
 import os
 
 from absl import flags
 
-from mnist_tf import devices
+from mnist_tf import devices, distribute
 from mnist_tf.training import TrainConfig, config as config_lib, default_logdir, train_and_evaluate
 
 DEFAULTS = TrainConfig()
@@ -51,6 +52,13 @@ flags.DEFINE_integer("histogram_every", DEFAULTS.histogram_every,
                      "Steps between weight and gradient histograms; 0 = once per epoch.")
 flags.DEFINE_bool("profile", DEFAULTS.profile,
                   "Write a profiler trace of ten training steps (TensorBoard's Profile tab).")
+flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES,
+                  "default: one device. mirrored: tf.distribute.MirroredStrategy over all local "
+                  "GPUs (or --num_cpu_devices logical CPUs). multi_worker: "
+                  "MultiWorkerMirroredStrategy over the machines in the TF_CONFIG variable.")
+flags.DEFINE_integer("num_cpu_devices", 0,
+                     "With --strategy=mirrored: split the CPU into this many logical devices, "
+                     "one replica each (to try data parallelism without GPUs).", lower_bound=0)
 flags.DEFINE_bool("export", DEFAULTS.export, "Write a SavedModel into <logdir>/export at the end.")
 
 # Settings that belong to the run's config (saved in config.json, reloaded by --resume).
@@ -89,12 +97,20 @@ def main(argv):
     del argv
     config, logdir = _config_and_logdir()
     device = devices.select_device(FLAGS.device)
-    print(f"device: {devices.describe(device)}")
-    print(f"logdir: {logdir}  (tensorboard --logdir {os.path.dirname(logdir) or '.'})")
     import tensorflow as tf
-    with tf.device(device):
+    if FLAGS.strategy == "default":
+        print(f"device: {devices.describe(device)}")
+        strategy, placement = None, tf.device(device)
+    else:
+        strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices)
+        print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas "
+              f"on {', '.join(strategy.extended.worker_devices)}")
+        placement = contextlib.nullcontext()
+    print(f"logdir: {logdir}  (tensorboard --logdir {os.path.dirname(logdir) or '.'})")
+    with placement:
         metrics = train_and_evaluate(config, logdir, checkpoint_dir=FLAGS.checkpoint_dir,
-                                     data_dir=FLAGS.data_dir, resume=FLAGS.resume)
+                                     data_dir=FLAGS.data_dir, resume=FLAGS.resume,
+                                     strategy=strategy)
     print(f"metrics: {os.path.join(logdir, 'metrics.json')}")
     return metrics
 

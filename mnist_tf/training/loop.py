@@ -15,12 +15,13 @@ strategy this way). Nothing here reads flags.
 import datetime
 import json
 import os
+import shutil
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from mnist_tf import models, optimizers
+from mnist_tf import distribute, models, optimizers
 from mnist_tf.data import pipeline, sources
 from mnist_tf.errors import CheckpointError
 from mnist_tf.training import checkpoints, config as config_lib, summaries
@@ -57,6 +58,8 @@ class _Run:
 
     def __init__(self, config, checkpoint_dir, strategy):
         self.strategy = strategy
+        # A real tf.distribute strategy (not the default one) gets distributed datasets.
+        self.distributed = strategy is not tf.distribute.get_strategy()
         with strategy.scope():
             self.model = models.get(config.model, seed=config.seed)
             models.build(self.model)
@@ -68,14 +71,18 @@ class _Run:
         self.eval_step = make_eval_step(self.model)
         self.gradients = make_gradient_fn(self.model)
 
-    def restore_or_start(self, resume: bool, log) -> int:
-        """Restores the newest checkpoint when resuming; returns the first epoch to run."""
-        latest = self.manager.latest_checkpoint
+    def restore_or_start(self, resume: bool, directory: str, log) -> int:
+        """Restores the newest checkpoint in ``directory`` when resuming; returns the first epoch.
+
+        ``directory`` is the chief's checkpoint directory: every worker of a
+        multi-worker run restores from it, whatever directory it saves into.
+        """
+        latest = tf.train.latest_checkpoint(directory) if tf.io.gfile.isdir(directory) else None
         if latest and not resume:
-            raise CheckpointError(f"{self.manager.directory} already holds checkpoints: pass "
+            raise CheckpointError(f"{directory} already holds checkpoints: pass "
                                   "--resume to continue that run, or choose a new --logdir")
         if resume and not latest:
-            raise CheckpointError(f"--resume: no checkpoint in {self.manager.directory}")
+            raise CheckpointError(f"--resume: no checkpoint in {directory}")
         if latest:
             self.manager.checkpoint.restore(latest).assert_existing_objects_matched()
             log(f"resumed from {latest}: {int(self.state.epoch)} epochs done, "
@@ -123,14 +130,17 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
     data = data if data is not None else sources.load(data_dir)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = _datasets(config, data)
 
-    run = _Run(config, checkpoint_dir, strategy)
-    first_epoch = run.restore_or_start(resume, log)
+    # Only the chief keeps what it writes; other workers write to a temporary directory.
+    chief = distribute.is_chief(strategy)
+    chief_logdir, logdir = logdir, distribute.write_dir(logdir, strategy)
+    run = _Run(config, checkpoint_dir if chief else os.path.join(logdir, "checkpoints"), strategy)
+    first_epoch = run.restore_or_start(resume, checkpoint_dir, log)
     tf.io.gfile.makedirs(logdir)
     config_lib.save(config, os.path.join(logdir, "config.json"))
     writers = summaries.make_writers(logdir)
     if first_epoch == 0:
         summaries.hparams(tf.summary.create_file_writer(logdir), config.to_dict(),
-                          trial_id=os.path.basename(os.path.normpath(logdir)))
+                          trial_id=os.path.basename(os.path.normpath(chief_logdir)))
 
     train_step = _make_distributed_step(config, run, x_train, y_train)
     steps_per_epoch = _steps_in_epoch(config, len(x_train))
@@ -182,15 +192,26 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
     os.replace(os.path.join(logdir, "metrics.json.tmp"), os.path.join(logdir, "metrics.json"))
     for writer in writers.values():
         writer.close()
+    if not chief:
+        shutil.rmtree(logdir, ignore_errors=True)
     return metrics
+
+
+def _distribute(run, dataset):
+    """Splits each global batch across the replicas (and workers) of a strategy."""
+    if not run.distributed:
+        return dataset
+    options = tf.data.Options()
+    # The data is in memory, not in files: shard by element, each worker its part of a batch.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return run.strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
 def _make_distributed_step(config, run, x_train, y_train):
     """The training step, with the distributed input signature when there is one."""
-    if run.strategy.num_replicas_in_sync == 1 and not tf.distribute.has_strategy():
+    if not run.distributed:
         return make_train_step(run.model, run.optimizer, jit_compile=config.jit_compile)
-    sample = run.strategy.experimental_distribute_dataset(
-        _dataset_for_epoch(config, run, x_train, y_train, 0))
+    sample = _distribute(run, _dataset_for_epoch(config, run, x_train, y_train, 0))
     return make_train_step(run.model, run.optimizer, run.strategy, config.jit_compile,
                            input_signature=sample.element_spec)
 
@@ -227,8 +248,7 @@ def _batch_count(labels) -> int:
 
 def _train_one_epoch(config, run, train_step, progress, writer, profiler, dataset):
     """Runs one epoch's training steps, writing per-step summaries; returns the last batch."""
-    if run.strategy.num_replicas_in_sync > 1 or tf.distribute.has_strategy():
-        dataset = run.strategy.experimental_distribute_dataset(dataset)
+    dataset = _distribute(run, dataset)
     optimizer = run.optimizer
     window_start, window_images = time.perf_counter(), 0
     images = labels = None

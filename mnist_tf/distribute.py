@@ -1,0 +1,99 @@
+"""Choosing a ``tf.distribute`` strategy, and which worker writes what.
+
+* ``default``: no distribution, the current device (``tf.distribute.get_strategy()``).
+* ``mirrored``: ``tf.distribute.MirroredStrategy`` — one replica per local GPU,
+  or per logical CPU device when ``num_cpu_devices`` splits the CPU (so the
+  path can be run and tested without GPUs). Each replica computes gradients on
+  its slice of the global batch; they are summed (all-reduce) and every replica
+  applies the same update, so the variables stay identical ("mirrored").
+* ``multi_worker``: ``tf.distribute.MultiWorkerMirroredStrategy``, the same on
+  several machines, configured by the standard ``TF_CONFIG`` variable::
+
+      TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
+                  "task": {"type": "worker", "index": 0}}'
+
+Only the chief (worker 0, or the task of type ``chief``) keeps TensorBoard
+logs, checkpoints, metrics and the export; the others must still take part in
+each save (saving is a collective operation), so they write to a temporary
+directory of their own, removed at the end — as TensorFlow's multi-worker
+guide prescribes.
+"""
+
+import json
+import os
+import tempfile
+
+import tensorflow as tf
+
+from mnist_tf import devices
+from mnist_tf.errors import MnistTfError
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+class DistributeError(MnistTfError):
+    """A strategy cannot be built as asked (bad TF_CONFIG, unknown name)."""
+
+
+def _check_tf_config() -> dict:
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise DistributeError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                              '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                              '"task": {"type": "worker", "index": 0}})')
+    try:
+        tf_config = json.loads(raw)
+        workers = tf_config["cluster"]["worker"]
+        task = tf_config["task"]
+        task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise DistributeError(f"TF_CONFIG is not valid ({type(e).__name__}: {e}); expected "
+                              '{"cluster": {"worker": [...]}, "task": {"type": ..., "index": ...}}')
+    if not workers:
+        raise DistributeError("TF_CONFIG: cluster.worker lists no worker")
+    return tf_config
+
+
+def make_strategy(kind: str = "default", num_cpu_devices: int = 0,
+                  timeout_seconds: float = 120.0):
+    """Builds the strategy ``kind`` names. Call before TensorFlow touches any device.
+
+    Args:
+      kind: ``default``, ``mirrored`` or ``multi_worker``.
+      num_cpu_devices: with ``mirrored`` and no GPU (or when set), split the CPU
+        into this many logical devices, one replica each. 0: GPUs if any, else
+        the one CPU.
+      timeout_seconds: multi-worker collectives fail after this long, so a dead
+        peer is an error rather than a hang.
+    """
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    if kind == "mirrored":
+        if num_cpu_devices:
+            return tf.distribute.MirroredStrategy(devices.split_cpu(num_cpu_devices))
+        gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+        return tf.distribute.MirroredStrategy(gpus or ["/CPU:0"])
+    if kind == "multi_worker":
+        _check_tf_config()
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    raise DistributeError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {kind!r}")
+
+
+def is_chief(strategy) -> bool:
+    """True for the one worker that keeps logs and checkpoints (always true on one machine)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def write_dir(directory: str, strategy) -> str:
+    """``directory`` on the chief; a private temporary directory on the other workers."""
+    if is_chief(strategy):
+        return directory
+    resolver = strategy.cluster_resolver
+    return tempfile.mkdtemp(prefix=f"mnist_tf-{resolver.task_type}{resolver.task_id}-")
