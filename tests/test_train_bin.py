@@ -1,0 +1,100 @@
+"""bin/train.py and bin/evaluate.py as a user runs them: flags, errors, kill and resume."""
+
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from binaries import assert_one_line_error, run_binary, start_binary
+from mnist_tf.training import checkpoints
+
+QUICK = ["--device=cpu", "--epochs=2", "--steps_per_epoch=40", "--log_every=5", "--noexport"]
+
+
+def test_gpu_on_a_machine_without_one_is_a_one_line_error(tmp_path):
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    result = run_binary("train", "--device=gpu", f"--logdir={tmp_path}")
+    assert_one_line_error(result, "--device=gpu", "no GPU")
+
+
+@pytest.mark.parametrize("flag,fragment", [
+    ("--epochs=0", "--epochs"), ("--epochs=ten", "--epochs"),
+    ("--batch_size=-5", "--batch_size"), ("--validation_split=1.5", "--validation_split"),
+    ("--learning_rate=0", "--learning_rate"), ("--optimizer=rmsprop", "--optimizer"),
+    ("--device=tpu", "--device"), ("--steps_per_epoch=0", "--steps_per_epoch"),
+])
+def test_bad_flags_are_one_line_errors(tmp_path, flag, fragment):
+    result = run_binary("train", flag, f"--logdir={tmp_path}/run")
+    assert_one_line_error(result, fragment)
+    assert result.returncode == 2
+
+
+def test_a_corrupt_data_file_is_a_one_line_error(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (data_dir / name).write_bytes(b"\x1f\x8b not really gzip")
+    result = run_binary("train", *QUICK, f"--data_dir={data_dir}", f"--logdir={tmp_path}/run")
+    assert_one_line_error(result, "train-images-idx3-ubyte.gz")
+
+
+def _weights(logdir):
+    model, _ = checkpoints.load_model(logdir)
+    return [v.numpy() for v in model.trainable_variables]
+
+
+@pytest.mark.slow
+def test_killed_mid_epoch_and_resumed_loses_nothing(tmp_path):
+    """SIGKILL during epoch 2, then --resume: same final weights as a run never killed."""
+    straight = tmp_path / "straight"
+    result = run_binary("train", *QUICK, f"--logdir={straight}")
+    assert result.returncode == 0, result.stderr
+    assert "device: /CPU:0" in result.stdout
+    assert "test accuracy" in result.stdout
+
+    killed = tmp_path / "killed"
+    process = start_binary("train", *QUICK, f"--logdir={killed}")
+    first = killed / "checkpoints" / "ckpt-1.index"
+    deadline = time.time() + 300
+    while not first.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert first.exists(), process.communicate()[1]
+    time.sleep(0.5)  # well into epoch 2 (40 steps take a few seconds)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "metrics.json").exists()
+
+    resumed = run_binary("train", "--resume", f"--logdir={killed}")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout
+    for a, b in zip(_weights(straight), _weights(killed)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    metrics = json.loads((killed / "metrics.json").read_text())
+    expected = json.loads((straight / "metrics.json").read_text())
+    assert metrics["test_accuracy"] == pytest.approx(expected["test_accuracy"], abs=1e-6)
+    assert metrics["steps"] == expected["steps"] == 80
+
+    evaluated = run_binary("evaluate", f"--checkpoint={killed}", "--device=cpu")
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert report["accuracy"] == pytest.approx(expected["test_accuracy"], abs=1e-6)
+    assert report["count"] == 10000
+    assert np.sum(report["confusion_matrix"]) == 10000
+    assert len(report["per_class_accuracy"]) == 10
+
+
+def test_evaluate_without_a_checkpoint_is_a_one_line_error(tmp_path):
+    result = run_binary("evaluate", f"--checkpoint={tmp_path}")
+    assert_one_line_error(result, str(tmp_path), "no checkpoint")
+
+
+def test_resume_without_a_run_is_a_one_line_error(tmp_path):
+    result = run_binary("train", "--resume", f"--logdir={tmp_path}/nothing")
+    assert_one_line_error(result, "config.json")
