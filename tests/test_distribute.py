@@ -1,0 +1,110 @@
+"""tf.distribute: a mirrored step equals a single-device step; two workers train together."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from binaries import ROOT, assert_one_line_error, run_binary, start_binary
+from mnist_tf import distribute
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def test_one_mirrored_step_on_two_logical_cpus_equals_one_single_device_step():
+    result = subprocess.run([sys.executable, os.path.join(HERE, "mirrored_step_check.py"), "1"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    assert report["max_difference"] < 1e-5
+
+
+def test_multi_worker_without_tf_config_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(distribute.DistributeError, match="TF_CONFIG"):
+        distribute.make_strategy("multi_worker")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "train.py"),
+                             "--strategy=multi_worker", f"--logdir={tmp_path}/r"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert_one_line_error(result, "TF_CONFIG")
+
+
+def test_bad_tf_config_is_named(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(distribute.DistributeError, match="TF_CONFIG is not valid"):
+        distribute.make_strategy("multi_worker")
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _tf_config(ports, index):
+    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+                       "task": {"type": "worker", "index": index}})
+
+
+def _start_workers(logdir, *args):
+    ports = _free_ports(2)
+    return [start_binary("train", "--strategy=multi_worker", "--device=cpu", f"--logdir={logdir}",
+                         "--noexport", *args, env={"TF_CONFIG": _tf_config(ports, i)})
+            for i in range(2)]
+
+
+@pytest.mark.slow
+def test_two_workers_train_and_the_chief_keeps_a_good_checkpoint(tmp_path):
+    logdir = tmp_path / "run"
+    workers = _start_workers(logdir, "--epochs=2", "--steps_per_epoch=100", "--batch_size=64")
+    outputs = [w.communicate(timeout=900) for w in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    metrics = json.loads((logdir / "metrics.json").read_text())
+    assert metrics["replicas"] == 2
+    assert metrics["steps"] == 200
+    assert metrics["test_accuracy"] > 0.9
+    assert (logdir / "checkpoints" / "ckpt-2.index").exists()
+    evaluated = run_binary("evaluate", f"--checkpoint={logdir}", "--device=cpu")
+    report = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert report["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+
+    # Resume after a failure, multi-worker: both workers restore the chief's checkpoint.
+    workers = _start_workers(logdir, "--resume", "--epochs=3")
+    outputs = [w.communicate(timeout=900) for w in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+        assert "resumed from" in out
+    metrics = json.loads((logdir / "metrics.json").read_text())
+    assert metrics["steps"] == 300 and metrics["epochs_run_this_session"] == 1
+
+
+@pytest.mark.slow
+def test_a_dead_worker_makes_the_other_fail_within_bounded_time(tmp_path):
+    workers = _start_workers(tmp_path / "run", "--epochs=50", "--steps_per_epoch=100",
+                             "--batch_size=64")
+    time.sleep(1)
+    deadline = time.time() + 240
+    checkpoint = tmp_path / "run" / "checkpoints" / "ckpt-1.index"
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert checkpoint.exists(), workers[0].stderr.read() if workers[0].poll() is not None else ""
+    workers[1].kill()
+    workers[1].wait()
+    started = time.time()
+    out, err = workers[0].communicate(timeout=300)
+    elapsed = time.time() - started
+    assert workers[0].returncode != 0
+    assert "Traceback" not in err
+    assert "worker" in err.strip().splitlines()[-1]
+    assert elapsed < 240
