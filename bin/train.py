@@ -107,10 +107,19 @@ def main(argv):
               f"on {', '.join(strategy.extended.worker_devices)}")
         placement = contextlib.nullcontext()
     print(f"logdir: {logdir}  (tensorboard --logdir {os.path.dirname(logdir) or '.'})")
-    with placement:
-        metrics = train_and_evaluate(config, logdir, checkpoint_dir=FLAGS.checkpoint_dir,
-                                     data_dir=FLAGS.data_dir, resume=FLAGS.resume,
-                                     strategy=strategy)
+    peer_lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                 tf.errors.CancelledError)
+    try:
+        with placement:
+            metrics = train_and_evaluate(config, logdir, checkpoint_dir=FLAGS.checkpoint_dir,
+                                         data_dir=FLAGS.data_dir, resume=FLAGS.resume,
+                                         strategy=strategy)
+    except peer_lost as e:
+        if strategy is None:
+            raise
+        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        _app.fail(f"lost contact with another worker ({type(e).__name__}: {detail}); "
+                  "restart all workers with --resume to continue from the chief's checkpoint")
     print(f"metrics: {os.path.join(logdir, 'metrics.json')}")
     return metrics
 
