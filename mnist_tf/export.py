@@ -1,0 +1,151 @@
+"""SavedModel export: a trained model as a self-contained graph that serves raw MNIST images.
+
+The exported signature is what a serving system (TF Serving, a C++ or Java
+client, another Python process) calls. It takes the images exactly as MNIST
+stores them and does the input pipeline's work inside the graph::
+
+    serving_default(images: uint8 [N, 28, 28])
+      x = reshape(images / 255, [N, 28, 28, 1])        # float32 in [0, 1], as pipeline.to_float
+      z = model(x, training=False)                     # logits [N, 10], dropout off
+      → probabilities = softmax(z)   float32 [N, 10]
+        digit         = argmax(z)    int64   [N]
+
+A SavedModel holds the traced graph and the variables, not the Python code, so
+``tf.saved_model.load`` works in a process that cannot import ``mnist_tf``.
+
+:func:`load_predictor` gives the same function back, from either an export or
+a training checkpoint, for ``bin/predict.py``.
+"""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from mnist_tf.errors import MnistTfError
+
+SIGNATURE_KEY = "serving_default"
+IMAGES_SPEC = tf.TensorSpec([None, 28, 28], tf.uint8, name="images")
+
+
+class _Serving(tf.Module):
+    """The model plus the serving function; what the SavedModel's root object is."""
+
+    def __init__(self, model):
+        super().__init__(name="serving")
+        self.model = model
+
+    @tf.function(input_signature=[IMAGES_SPEC])
+    def serve(self, images):
+        x = tf.reshape(tf.cast(images, tf.float32) / 255.0, [-1, 28, 28, 1])
+        logits = self.model(x, training=False)
+        return {"probabilities": tf.nn.softmax(logits, axis=-1),
+                "digit": tf.argmax(logits, axis=-1, output_type=tf.int64)}
+
+
+def export_saved_model(model, export_dir: str) -> str:
+    """Writes ``model`` as a SavedModel with the ``serving_default`` signature above.
+
+    The write is atomic: the SavedModel is written into a temporary directory
+    beside ``export_dir`` and renamed into place, so a reader never sees half an
+    export. An existing export at ``export_dir`` is replaced (it is moved aside
+    first, since a directory cannot be renamed over a non-empty one, and
+    deleted after the new one is in place).
+
+    Args:
+      model: a built model, called as ``model(images [B, 28, 28, 1], training=False)``
+        → logits [B, 10].
+      export_dir: the SavedModel directory to create or replace.
+
+    Returns:
+      ``export_dir``.
+    """
+    export_dir = os.path.normpath(export_dir)
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    os.makedirs(parent, exist_ok=True)
+    name = os.path.basename(export_dir)
+    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    old = None
+    try:
+        serving = _Serving(model)
+        tf.saved_model.save(serving, tmp,
+                            signatures={SIGNATURE_KEY: serving.serve.get_concrete_function()})
+        if os.path.exists(export_dir):
+            old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
+            os.rename(export_dir, os.path.join(old, name))
+        os.rename(tmp, export_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old and not os.path.exists(export_dir):  # put the previous export back
+            os.rename(os.path.join(old, name), export_dir)
+        raise
+    finally:
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    return export_dir
+
+
+def describe_signature(export_dir: str) -> str:
+    """The serving signature of the SavedModel in ``export_dir``, as a few lines of text."""
+    signature = tf.saved_model.load(export_dir).signatures[SIGNATURE_KEY]
+
+    def line(name, spec):
+        return f"    {name}: {spec.dtype.name} {spec.shape.as_list()}"
+
+    _, inputs = signature.structured_input_signature
+    lines = [f"signature {SIGNATURE_KEY}:", "  inputs:"]
+    lines += [line(name, spec) for name, spec in sorted(inputs.items())]
+    lines += ["  outputs:"]
+    lines += [line(name, spec) for name, spec in sorted(signature.structured_outputs.items())]
+    return "\n".join(lines)
+
+
+class Predictor:
+    """``predictor(images uint8 [N, 28, 28]) → probabilities float32 [N, 10]`` (a NumPy array).
+
+    Attributes:
+      source: what was loaded, for messages: ``"SavedModel <dir>"`` or ``"checkpoint <prefix>"``.
+    """
+
+    BATCH = 1000  # images per call: an IDX file of 10,000 digits would otherwise need ~1 GB
+
+    def __init__(self, function, source: str):
+        self._function = function
+        self.source = source
+
+    def __call__(self, images) -> np.ndarray:
+        images = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28)
+        parts = [self._function(tf.constant(images[i:i + self.BATCH])).numpy()
+                 for i in range(0, len(images), self.BATCH)]
+        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+
+
+def load_predictor(path: str, model_name: str = None) -> Predictor:
+    """A :class:`Predictor` from a SavedModel directory or a training checkpoint.
+
+    Args:
+      path: a SavedModel directory (as written by :func:`export_saved_model`),
+        or a checkpoint prefix, checkpoint directory or run logdir.
+      model_name: for checkpoints only: the network to build (default: the run's
+        ``config.json``, else the reference CNN).
+
+    Raises:
+      MnistTfError: (one line) nothing usable at ``path``.
+    """
+    if tf.saved_model.contains_saved_model(path):
+        try:
+            signature = tf.saved_model.load(path).signatures[SIGNATURE_KEY]
+        except (KeyError, ValueError, OSError, tf.errors.OpError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise MnistTfError(f"{path}: cannot load the SavedModel's {SIGNATURE_KEY} "
+                               f"signature ({first})") from None
+        return Predictor(lambda images: signature(images=images)["probabilities"],
+                         f"SavedModel {path}")
+
+    from mnist_tf.training import checkpoints  # imports the models only when needed
+
+    model, prefix = checkpoints.load_model(path, model_name)
+    serve = _Serving(model).serve
+    return Predictor(lambda images: serve(images)["probabilities"], f"checkpoint {prefix}")
