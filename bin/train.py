@@ -16,7 +16,7 @@ import os
 
 from absl import flags
 
-from mnist_tf import devices, distribute
+from mnist_tf import devices, distribute, export
 from mnist_tf.training import TrainConfig, config as config_lib, default_logdir, train_and_evaluate
 
 DEFAULTS = TrainConfig()
@@ -113,7 +113,7 @@ def main(argv):
         with placement:
             metrics = train_and_evaluate(config, logdir, checkpoint_dir=FLAGS.checkpoint_dir,
                                          data_dir=FLAGS.data_dir, resume=FLAGS.resume,
-                                         strategy=strategy)
+                                         strategy=strategy, export_fn=export.export_saved_model)
     except peer_lost as e:
         if strategy is None:
             raise
