@@ -1,0 +1,186 @@
+"""IDX files (the MNIST format), gzipped or raw, and Keras's ``mnist.npz``.
+
+IDX layout (big-endian), from http://yann.lecun.com/exdb/mnist/::
+
+    bytes 0-1  zero
+    byte  2    element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
+               0x0D float32, 0x0E float64
+    byte  3    number of dimensions d
+    then       d uint32 sizes, then the elements in C order
+
+So the MNIST images have magic ``0x00000803`` and sizes ``[N, 28, 28]`` (uint8), the
+labels ``0x00000801`` and ``[N]``. Every read checks the magic number, the sizes and that
+the data is exactly ``prod(sizes) * itemsize`` bytes: a truncated file, or one with
+trailing bytes, is a :class:`DataError`, never a silently short array.
+
+Keras's ``~/.keras/datasets/mnist.npz`` holds the same arrays under ``x_train``,
+``y_train``, ``x_test`` and ``y_test``; :func:`read_npz` reads it without pickle.
+"""
+
+import gzip
+import os
+import struct
+import zlib
+from typing import NamedTuple
+
+import numpy as np
+
+from mnist_tf.errors import DataError
+
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
+          0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+class MnistArrays(NamedTuple):
+    """MNIST in memory: uint8 images ``[N, 28, 28]`` and uint8 labels ``[N]`` in 0-9."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _read_bytes(path) -> bytes:
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not an IDX file") from None
+    if data.startswith(_GZIP_MAGIC) or path.endswith(".gz"):
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{path}: not a complete gzip file ({e})") from None
+    return data
+
+
+def read_idx(path) -> np.ndarray:
+    """Reads an IDX file; gzipped if it starts with the gzip magic or its name ends ``.gz``.
+
+    Args:
+      path: the file.
+
+    Returns:
+      An array with the header's shape, in the header's element type (native byte order).
+
+    Raises:
+      DataError: (one line naming ``path``) missing file, bad gzip, bad magic number,
+        or a data size that does not match the header (truncated or trailing bytes).
+    """
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise DataError(f"{path}: truncated IDX file: {len(data)} bytes, no header")
+    zero, type_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or type_code not in _TYPES or ndim == 0:
+        raise DataError(f"{path}: bad IDX magic number 0x{data[:4].hex()} (expected "
+                        f"0x00000803 for images or 0x00000801 for labels)")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: truncated IDX header: {ndim} dimensions need {header} "
+                        f"bytes, file has {len(data)}")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = _TYPES[type_code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    found = len(data) - header
+    if found != expected:
+        kind = "truncated" if found < expected else "trailing bytes after the data"
+        raise DataError(f"{path}: {kind}: header says {list(shape)} {dtype.name} = {expected} "
+                        f"bytes of data, file has {found}")
+    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+read = read_idx  # short name used by mnist_tf.preprocess
+
+
+def read_images(path) -> np.ndarray:
+    """Reads an IDX images file: uint8 ``[N, 28, 28]``; anything else is a DataError."""
+    array = read_idx(path)
+    check_images(array, path)
+    return array
+
+
+def read_labels(path) -> np.ndarray:
+    """Reads an IDX labels file: uint8 ``[N]`` with values 0-9; anything else is a DataError."""
+    array = read_idx(path)
+    check_labels(array, path)
+    return array
+
+
+def check_images(array: np.ndarray, name) -> None:
+    """Raises DataError naming ``name`` unless ``array`` is uint8 ``[N, 28, 28]``."""
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DataError(f"{name}: images are {array.dtype.name} {list(array.shape)}, "
+                        f"expected uint8 [N, {IMAGE_SIZE}, {IMAGE_SIZE}]")
+
+
+def check_labels(array: np.ndarray, name) -> None:
+    """Raises DataError naming ``name`` unless ``array`` is uint8 ``[N]`` in 0-9."""
+    if array.dtype != np.uint8 or array.ndim != 1:
+        raise DataError(f"{name}: labels are {array.dtype.name} {list(array.shape)}, "
+                        f"expected uint8 [N]")
+    if array.size and array.max() >= NUM_CLASSES:
+        raise DataError(f"{name}: label {int(array.max())} out of range 0-{NUM_CLASSES - 1}")
+
+
+def check_counts(images: np.ndarray, labels: np.ndarray, images_name, labels_name) -> None:
+    """Raises DataError naming both files unless there is one label per image."""
+    if len(images) != len(labels):
+        raise DataError(f"{images_name} has {len(images)} images but {labels_name} has "
+                        f"{len(labels)} labels")
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    """Writes a uint8 array of 1 or 3 dimensions as IDX; gzipped when ``path`` ends ``.gz``.
+
+    Args:
+      path: the file to write (overwritten).
+      array: uint8 labels ``[N]`` or images ``[N, H, W]``.
+
+    Raises:
+      ValueError: the array is not uint8 with 1 or 3 dimensions.
+    """
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or array.ndim not in (1, 3):
+        raise ValueError(f"write_idx: array must be uint8 with 1 or 3 dimensions, got "
+                         f"{array.dtype.name} {list(array.shape)}")
+    data = struct.pack(f">HBB{array.ndim}I", 0, 0x08, array.ndim, *array.shape)
+    data += np.ascontiguousarray(array).tobytes()
+    opener = gzip.open if os.fspath(path).endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(data)
+
+
+def read_npz(path) -> MnistArrays:
+    """Reads Keras's ``mnist.npz`` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
+
+    Args:
+      path: the ``.npz`` file. Read with ``allow_pickle=False``: it can hold no code.
+
+    Returns:
+      ``MnistArrays`` of uint8 arrays, images ``[N, 28, 28]``, labels ``[N]``.
+
+    Raises:
+      DataError: (one line naming ``path``) unreadable, a key missing, or an array of
+        the wrong dtype or shape, or train/test counts of images and labels differ.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in MnistArrays._fields}
+    except KeyError as e:
+        raise DataError(f"{path}: no array {e} (expected {', '.join(MnistArrays._fields)})") \
+            from None
+    except (OSError, ValueError, zlib.error) as e:
+        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        check_images(x, f"{path}[x_{split}]")
+        check_labels(y, f"{path}[y_{split}]")
+        check_counts(x, y, f"{path}[x_{split}]", f"{path}[y_{split}]")
+    return MnistArrays(**arrays)
