@@ -49,6 +49,7 @@ already and are returned as they are.
 
 import gzip
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -59,6 +60,7 @@ SIZE = 28
 BOX = 20
 CENTER = 14.0
 THRESHOLD = 0.05
+IDX_TYPES = (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E)  # uint8, int8, int16, int32, float32, float64
 
 
 def read_image(path: str) -> np.ndarray:
@@ -73,10 +75,14 @@ def read_image(path: str) -> np.ndarray:
     except tf.errors.NotFoundError:
         raise DataError(f"{path}: no such file") from None
     except tf.errors.OpError as e:
-        detail = (e.message or type(e).__name__).strip().splitlines()[0]
-        raise DataError(f"{path}: not an image TensorFlow can decode "
-                        f"(PNG, JPEG, GIF or BMP): {detail}") from None
+        raise DataError(f"{path}: not an image TensorFlow can decode ({_op_message(e)})") from None
     return image.numpy()
+
+
+def _op_message(error) -> str:
+    """A TensorFlow op error's message without its ``{{function_node ...}}`` and ``[Op:...]`` parts."""
+    message = re.sub(r"\{\{.*?\}\}|\[Op:.*$", "", error.message or "", flags=re.S).strip()
+    return message.splitlines()[0] if message else type(error).__name__
 
 
 def to_grayscale(image) -> np.ndarray:
@@ -184,9 +190,6 @@ def _is_idx(path: str) -> bool:
     return len(head) == 4 and head[:2] == b"\0\0" and head[2] in IDX_TYPES and head[3] >= 1
 
 
-IDX_TYPES = (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E)  # uint8, int8, int16, int32, float32, float64
-
-
 def load_digits(path: str, threshold: float = THRESHOLD):
     """The digits in a file: ``(images uint8 [N, 28, 28], from_idx)``.
 
@@ -205,7 +208,7 @@ def load_digits(path: str, threshold: float = THRESHOLD):
         return prepare_file(path, threshold)[None], False
     from mnist_tf.data import idx
 
-    array = np.asarray(idx.read(path))
+    array = np.asarray(idx.read_idx(path))
     if array.ndim == 1:
         raise DataError(f"{path}: an IDX labels file ({len(array):,} labels), not images")
     if array.ndim != 3 or array.shape[1:] != (SIZE, SIZE) or array.dtype != np.uint8:
