@@ -1,3 +1,112 @@
 """Shared test set-up. Importing mnist_tf first keeps TensorFlow's start-up noise quiet."""
 
 import mnist_tf  # noqa: F401
+
+import http.server
+import pathlib
+import threading
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from mnist_tf.data import checksums, idx
+from mnist_tf.errors import DataError
+
+
+def one_line_error(fn, *fragments) -> str:
+    """Calls ``fn()``, asserts a one-line DataError naming every fragment; returns its message."""
+    with pytest.raises(DataError) as info:
+        fn()
+    message = str(info.value)
+    assert "\n" not in message, message
+    for fragment in fragments:
+        assert str(fragment) in message, (fragment, message)
+    return message
+
+
+class TinyMnist(NamedTuple):
+    """A synthetic MNIST directory: the four canonical file names, tiny contents."""
+
+    dir: pathlib.Path
+    table: dict  # {name: Digests} of these files: pass it where real files need FILES
+    arrays: idx.MnistArrays
+
+
+def write_tiny_mnist(directory, n_train: int = 30, n_test: int = 12, seed: int = 0) -> TinyMnist:
+    """Writes four small gzipped IDX files named as the real ones; returns them and their table."""
+    rng = np.random.default_rng(seed)
+    arrays = idx.MnistArrays(
+        rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, n_train, dtype=np.uint8),
+        rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, n_test, dtype=np.uint8))
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    names = (checksums.TRAIN_IMAGES, checksums.TRAIN_LABELS,
+             checksums.TEST_IMAGES, checksums.TEST_LABELS)
+    for name, array in zip(names, arrays):
+        idx.write_idx(directory / name, array)
+    table = {name: checksums.digests(directory / name) for name in names}
+    return TinyMnist(directory, table, arrays)
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path) -> TinyMnist:
+    """A synthetic MNIST directory under ``tmp_path / "tiny"`` with its checksum table."""
+    return write_tiny_mnist(tmp_path / "tiny")
+
+
+class FileServer:
+    """A local HTTP server for download tests: serves ``files``; ``drop``: paths cut mid-body."""
+
+    def __init__(self):
+        self.files, self.drop, self.requests = {}, set(), []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                name = self.path.lstrip("/")
+                server.requests.append(name)
+                if name not in server.files:
+                    self.send_error(404)
+                    return
+                body = server.files[name]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if name in server.drop:  # promise the whole body, send half, hang up
+                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server():
+    """A :class:`FileServer` on 127.0.0.1 (a free port), shut down after the test."""
+    server = FileServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def real_mnist_dir() -> pathlib.Path:
+    """The real MNIST through the source chain into the default cache (filled once, then reused)."""
+    from mnist_tf.data import sources
+
+    return sources.fetch()

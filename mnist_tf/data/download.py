@@ -29,7 +29,7 @@ class Unreachable(DataError):
 @contextlib.contextmanager
 def atomic_write(dest_path, name: str, table: Mapping[str, checksums.Digests] = None,
                  shown_as: str = None):
-    """Yields a binary file; on a clean exit verifies it as ``name`` and renames it to ``dest_path``.
+    """Yields a binary file; on a clean exit verifies it as ``name`` and renames it into place.
 
     Args:
       dest_path: where the file ends up (its directory must exist).
@@ -44,6 +44,7 @@ def atomic_write(dest_path, name: str, table: Mapping[str, checksums.Digests] = 
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)  # mkstemp's 0600 would hide a shared cache from others
             yield f
             f.flush()
             os.fsync(f.fileno())

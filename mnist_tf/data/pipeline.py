@@ -73,7 +73,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def _batches(images, labels, order: np.ndarray, batch_size: int) -> tf.data.Dataset:
-    """Batches of ``(to_float(images[i]), int32 labels[i])`` for index batches ``i`` of ``order``."""
+    """Batches ``(to_float(images[i]), int32 labels[i])`` for index batches ``i`` of ``order``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if len(images) != len(labels):

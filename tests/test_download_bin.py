@@ -1,0 +1,57 @@
+"""bin/download.py as a user runs it: the verified files listed, or one error line and exit != 0."""
+
+import os
+import shutil
+
+from binaries import assert_one_line_error, run_binary
+
+from mnist_tf.data import checksums
+
+
+def test_verifies_a_dir_and_lists_the_files(tmp_path, real_mnist_dir):
+    # Obtaining missing files into --data_dir is tested in-process against a local server
+    # (test_sources.py); here the files are present, so the run needs no network.
+    target = tmp_path / "mnist"
+    shutil.copytree(real_mnist_dir, target)
+    result = run_binary("download", f"--data_dir={target}", timeout=300,
+                        env={"MNIST_TF_DATA": str(tmp_path / "unused_cache")})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 5, result.stdout
+    for line, name in zip(lines, checksums.FILES):
+        size = os.path.getsize(real_mnist_dir / name)
+        assert line.startswith(name) and f"{size:,d} bytes" in line and "verified" in line, line
+    assert lines[-1] == str(target)
+    assert sorted(os.listdir(target)) == sorted(os.listdir(real_mnist_dir))
+    assert not (tmp_path / "unused_cache").exists()
+
+
+def test_corrupt_file_in_the_dir(tmp_path):
+    (tmp_path / checksums.TRAIN_LABELS).write_bytes(b"not MNIST")
+    result = run_binary("download", "--data_dir", str(tmp_path), timeout=120)
+    assert_one_line_error(result, str(tmp_path / checksums.TRAIN_LABELS), "checksum mismatch",
+                          checksums.FILES[checksums.TRAIN_LABELS].md5)
+    assert (tmp_path / checksums.TRAIN_LABELS).read_bytes() == b"not MNIST"
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    assert_one_line_error(run_binary("download", f"--data_dir={tmp_path / 'file'}", timeout=120),
+                          str(tmp_path / "file"), "not a directory")
+
+
+def test_bad_flags():
+    result = run_binary("download", "--no_such_flag", timeout=120)
+    assert result.returncode == 2
+    assert_one_line_error(result, "no_such_flag")
+    assert_one_line_error(run_binary("download", "--timeout=0", timeout=120), "timeout")
+    assert_one_line_error(run_binary("download", "stray", timeout=120),
+                          "unexpected arguments: stray")
+
+
+def test_every_flag_has_help():
+    result = run_binary("download", "--helpshort", timeout=120)  # absl exits 1 after help
+    for flag in ("--data_dir", "--timeout"):
+        assert flag in result.stdout
+        help_line = result.stdout.split(flag + ":", 1)[1].split("\n", 1)[0]
+        assert help_line.strip(), flag
