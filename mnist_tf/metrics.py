@@ -1,0 +1,48 @@
+"""Classification metrics: accuracy, correct counts (to add up across batches), confusion matrix.
+
+The predicted class is argmax_j z_j; softmax is monotonic, so logits and
+probabilities give the same prediction and the same accuracy::
+
+    accuracy = (1/B) Σ_b 1[argmax z_b = y_b]
+    confusion[t, p] = #{b : y_b = t and argmax z_b = p}     (rows true, columns predicted)
+"""
+
+import tensorflow as tf
+
+from mnist_tf.losses import sparse_labels
+
+
+def _correct(y_true, logits) -> tf.Tensor:
+    """[B] float32: 1 where the arg-max class equals the label."""
+    logits = tf.convert_to_tensor(logits)
+    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return tf.cast(tf.equal(predicted, sparse_labels(y_true, logits)), tf.float32)
+
+
+def correct_count(y_true, logits) -> tf.Tensor:
+    """Number of correct predictions, a float32 scalar (exact up to 2**24), to sum across batches."""
+    return tf.reduce_sum(_correct(y_true, logits))
+
+
+def accuracy(y_true, logits_or_probs) -> tf.Tensor:
+    """Fraction correct in [0, 1], a float32 scalar (``keras.metrics.sparse_categorical_accuracy`` averaged)."""
+    return tf.reduce_mean(_correct(y_true, logits_or_probs))
+
+
+def confusion_matrix(y_true, y_pred_classes, num_classes=10) -> tf.Tensor:
+    """int32 [num_classes, num_classes]: entry [t, p] counts examples of class t predicted as p.
+
+    Args:
+      y_true: true class ids [N] in [0, num_classes).
+      y_pred_classes: predicted class ids [N] (already arg-maxed) in [0, num_classes).
+      num_classes: C; 10 for MNIST.
+    """
+    labels = tf.reshape(tf.cast(y_true, tf.int32), [-1])
+    predicted = tf.reshape(tf.cast(y_pred_classes, tf.int32), [-1])
+    tf.debugging.assert_less(tf.maximum(labels, predicted), num_classes,
+                             message="class id out of range")
+    tf.debugging.assert_non_negative(tf.minimum(labels, predicted), message="negative class id")
+    cells = num_classes * num_classes
+    counts = tf.math.bincount(labels * num_classes + predicted, minlength=cells, maxlength=cells,
+                              dtype=tf.int32)
+    return tf.reshape(counts, [num_classes, num_classes])

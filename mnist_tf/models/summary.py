@@ -1,0 +1,38 @@
+"""Parameter counts and a Keras-like ``model.summary()`` table for a Sequential model."""
+
+import math
+
+import tensorflow as tf
+
+
+def count_params(model) -> int:
+    """The number of trainable scalars (kernels and biases); Dropout's generator state is not one."""
+    return sum(math.prod(v.shape.as_list()) for v in model.trainable_variables)
+
+
+def summary(model, input_shape=(28, 28, 1)) -> str:
+    """A table of layer name (type), output shape and parameters, with totals.
+
+    Runs one zero example of ``input_shape`` (no batch axis) through the layers,
+    which builds them if they were not built yet.
+    """
+    rows = [("Layer (type)", "Output Shape", "Param #")]
+    x = tf.zeros((1, *input_shape))
+    for layer in model.layers:
+        x = layer(x, training=False)
+        rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *x.shape[1:])),
+                     f"{count_params(layer):,}"))
+    total = count_params(model)
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+
+    def line(row):
+        return f"{row[0]:<{widths[0]}}   {row[1]:<{widths[1]}}   {row[2]:>{widths[2]}}"
+
+    rule = "-" * len(line(rows[0]))
+    return "\n".join([
+        f'Model: "{model.name}"', rule, line(rows[0]), rule.replace("-", "="),
+        *map(line, rows[1:]), rule,
+        f"Total params: {total:,}", f"Trainable params: {total:,}", "Non-trainable params: 0",
+        "Outputs logits: softmax is applied in the loss (from_logits=True) and in "
+        "predict_probabilities.",
+    ])
