@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
+from tensorflow.core.protobuf import config_pb2
 
 from mnist_tf.training import TrainConfig, train_and_evaluate
 from training_helpers import synthetic_mnist
@@ -43,10 +44,15 @@ def test_train_scalars_histograms_images_and_graph(logdir):
     assert len([t for t in tags if t.startswith("gradients/")]) == 6
     for tag in ("input/sample_batch", "conv2d/filters"):
         assert _plugin(train, tag) == "images"
-    assert train.Tags()["graph"]
-    graph = train.Graph()
-    op_names = [node.name for node in graph.node]
-    assert any("conv2d" in name for name in op_names)  # ops grouped under the layer's scope
+    # The Graphs dashboard reads the traced step as a RunMetadata under the plugin below.
+    assert _plugin(train, "train_step") == "graph_run_metadata_graph"
+    proto = train.Tensors("train_step")[0].tensor_proto
+    run_metadata = config_pb2.RunMetadata.FromString(proto.string_val[0])
+    op_names = [node.name for graph in run_metadata.function_graphs
+                for node in graph.pre_optimization_graph.node]
+    # ops are grouped under each layer's name scope, so the dashboard shows a box per layer
+    for layer in ("conv2d/", "conv2d_1/", "max_pooling2d/", "dense/", "dropout/"):
+        assert any(layer in name for name in op_names), layer
 
     # learning rate logged as set; step losses fall
     lr = [tf.make_ndarray(e.tensor_proto) for e in train.Tensors("step/learning_rate")]
