@@ -19,8 +19,9 @@ Slots (Adam's m and v, SGD's momentum) are created by ``build(var_list)``,
 explicitly — under the strategy's scope, before any ``tf.function`` — or on the
 first ``apply_gradients``. They are lists of tf.Variables, tracked by
 tf.Module, so ``tf.train.Checkpoint`` saves and restores them with
-``iterations``. Like Sonnet's optimizers, each call must pass variables that
-``build`` saw (any subset, any order).
+``iterations``. A variable ``build`` has not seen gets its slots on first use
+(eagerly, via ``tf.init_scope``): fine in eager mode or a function's first
+trace, but under a strategy build first, in its scope.
 """
 
 import tensorflow as tf
