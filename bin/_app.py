@@ -62,6 +62,10 @@ import mnist_tf  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow load
 
 if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
     _import_tensorflow_quietly()
+    # TensorFlow's Python-side INFO/WARNING chatter (checkpoint sharding, retracing notes).
+    import logging  # noqa: E402
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 from absl import app, flags  # noqa: E402
 
 from mnist_tf.errors import MnistTfError  # noqa: E402
@@ -85,7 +89,7 @@ def run(main):
 
     def guarded_main(argv):
         try:
-            return main(argv)
+            main(argv)  # absl exits with whatever main returns: keep it None (status 0)
         except MnistTfError as e:
             fail(str(e))
         except OSError as e:  # disk full, permission denied, unreadable path

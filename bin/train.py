@@ -120,8 +120,8 @@ def main(argv):
         detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         _app.fail(f"lost contact with another worker ({type(e).__name__}: {detail}); "
                   "restart all workers with --resume to continue from the chief's checkpoint")
-    print(f"metrics: {os.path.join(logdir, 'metrics.json')}")
-    return metrics
+    print(f"test accuracy {metrics['test_accuracy']:.4f}; "
+          f"metrics: {os.path.join(logdir, 'metrics.json')}")
 
 
 if __name__ == "__main__":

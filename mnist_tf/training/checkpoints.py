@@ -38,6 +38,7 @@ def make_manager(directory: str, model, optimizer, state: RunState, max_to_keep:
 
 def find_checkpoint(path: str) -> str:
     """The checkpoint prefix that ``path`` names: a prefix, a checkpoint dir or a run's logdir."""
+    path = os.fspath(path)
     if tf.io.gfile.exists(path + ".index"):
         return path
     for directory in (path, os.path.join(path, "checkpoints")):

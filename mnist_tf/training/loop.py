@@ -85,13 +85,13 @@ class _Run:
             raise CheckpointError(f"--resume: no checkpoint in {directory}")
         if latest:
             self.manager.checkpoint.restore(latest).assert_existing_objects_matched()
-            log(f"resumed from {latest}: {int(self.state.epoch)} epochs done, "
-                f"step {int(self.optimizer.iterations)}")
-        return int(self.state.epoch)
+            log(f"resumed from {latest}: {int(self.state.epoch.numpy())} epochs done, "
+                f"step {int(self.optimizer.iterations.numpy())}")
+        return int(self.state.epoch.numpy())
 
 
 def _dataset_for_epoch(config, run, x, y, epoch):
-    dataset = pipeline.train_dataset(x, y, config.batch_size, seed=int(run.state.seed),
+    dataset = pipeline.train_dataset(x, y, config.batch_size, seed=int(run.state.seed.numpy()),
                                      epoch=epoch)
     if config.steps_per_epoch:
         dataset = dataset.take(config.steps_per_epoch)
@@ -182,7 +182,7 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
         **history,
         "epochs": config.epochs,
         "epochs_run_this_session": config.epochs - first_epoch,
-        "steps": int(run.optimizer.iterations),
+        "steps": int(run.optimizer.iterations.numpy()),
         "wall_seconds": time.perf_counter() - wall_start,
         "train_images_per_second": train_images / train_seconds if train_seconds else None,
         "replicas": strategy.num_replicas_in_sync,
@@ -253,7 +253,7 @@ def _train_one_epoch(config, run, train_step, progress, writer, profiler, datase
     window_start, window_images = time.perf_counter(), 0
     images = labels = None
     for images, labels in dataset:
-        step = int(optimizer.iterations)
+        step = int(optimizer.iterations.numpy())
         profiler.at_step(step)
         if step == 0:
             summaries.input_images(writer, 0, _local(images))
@@ -268,7 +268,7 @@ def _train_one_epoch(config, run, train_step, progress, writer, profiler, datase
         if step % config.log_every == 0:
             now = time.perf_counter()
             summaries.step_scalars(writer, step, loss, correct / count,
-                                   float(optimizer.current_learning_rate()),
+                                   float(optimizer.current_learning_rate().numpy()),
                                    window_images / max(now - window_start, 1e-9))
             window_start, window_images = now, 0
         if config.histogram_every and step % config.histogram_every == 0:
@@ -286,7 +286,7 @@ def _end_of_epoch_summaries(config, run, writers, epoch, progress, validation, l
     if validation.count:
         summaries.epoch_scalars(writers["validation"], epoch, validation.loss,
                                 validation.accuracy)
-    step = int(run.optimizer.iterations)
+    step = int(run.optimizer.iterations.numpy())
     if not config.histogram_every and last_batch[0] is not None:
         _histograms(writers["train"], step, run, *last_batch)
     summaries.first_filters(writers["train"], step, run.model.trainable_variables[0].numpy())
