@@ -67,6 +67,7 @@ if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 from absl import app, flags  # noqa: E402
+from absl import logging as absl_logging  # noqa: E402
 
 from mnist_tf.errors import MnistTfError  # noqa: E402
 
@@ -88,6 +89,9 @@ def run(main):
     """Runs ``main(argv)`` as an absl app with one-line errors instead of tracebacks."""
 
     def guarded_main(argv):
+        if not _wants_tensorflow_logs(sys.argv):
+            # TensorFlow logs INFO lines through absl (e.g. on every checkpoint save).
+            absl_logging.set_verbosity(absl_logging.WARNING)
         try:
             main(argv)  # absl exits with whatever main returns: keep it None (status 0)
         except MnistTfError as e:
