@@ -30,38 +30,12 @@ def _wants_tensorflow_logs(argv) -> bool:
     return False
 
 
-def _import_tensorflow_quietly():
-    """Imports TensorFlow with file descriptor 2 pointed at /dev/null.
-
-    A few messages (oneDNN, CUDA probing) are printed by TensorFlow's C++ code
-    before its logging is initialised, where ``TF_CPP_MIN_LOG_LEVEL`` does not
-    reach them; silencing the descriptor during the import is the only way to
-    keep them off the terminal. Should the import fail, it is retried with
-    stderr open, so the real error is shown.
-    """
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-        failed = False
-    except Exception:  # shown below, loudly
-        failed = True
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    if failed:
-        import tensorflow  # noqa: F401,F811
-
-
 if _wants_tensorflow_logs(sys.argv):
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
 
 import mnist_tf  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
 
 if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
-    _import_tensorflow_quietly()
     # TensorFlow's Python-side INFO/WARNING chatter (checkpoint sharding, retracing notes).
     import logging  # noqa: E402
 
