@@ -147,5 +147,5 @@ def load_predictor(path: str, model_name: str = None) -> Predictor:
     from mnist_tf.training import checkpoints  # imports the models only when needed
 
     model, prefix = checkpoints.load_model(path, model_name)
-    serve = _Serving(model).serve
-    return Predictor(lambda images: serve(images)["probabilities"], f"checkpoint {prefix}")
+    serving = _Serving(model)  # the closure keeps it alive: its tf.function holds it weakly
+    return Predictor(lambda images: serving.serve(images)["probabilities"], f"checkpoint {prefix}")
