@@ -17,8 +17,8 @@ steps here, so that the network sees what it was trained on:
    stroke 1.
 4. **Crop** to the bounding box of the pixels with ``p > threshold``. The
    default 0.05 keeps out faint noise yet keeps MNIST's own grey edge pixels:
-   an MNIST digit goes through all six steps unchanged to within 0.3/255 per
-   pixel (a larger threshold shrinks the box and rescales the digit). Raise it
+   an MNIST digit comes out of all six steps as it went in, to 0.3/255 per
+   pixel on average (a larger threshold shrinks the box and rescales the digit). Raise it
    for noisy photos.
 5. **Scale** the box so its longer side is 20 pixels, keeping the aspect ratio
    (``tf.image.resize`` with ``antialias=True``: area-averaging when shrinking,
