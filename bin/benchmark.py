@@ -5,12 +5,16 @@
 
 Each framework runs in a child process of its own (so that one's memory and
 thread pools do not disturb another's, and peak RSS is its own), on the same
-machine, data (real MNIST), network and batch size, one after the other. Each
-measures steady-state training throughput: ``--warmup`` steps first (tracing,
-allocation), then ``--repeats`` windows of ``--steps`` steps, reporting the
-median images/s; then evaluation throughput over the 10,000 test images (the
-median of ``--repeats`` passes, batch ``--eval_batch_size`` for all). Peak RSS
-is the child's ``ru_maxrss``. The last line of output is JSON.
+machine, data (real MNIST), network and batch size. The children run in
+``--rounds`` interleaved rounds (ours, keras, torch, ours, keras, torch, ...)
+so that a slow spell of a shared machine hurts all of them alike; each result
+is the median over rounds. A child measures steady-state training throughput:
+``--warmup`` steps first (tracing, allocation), then ``--repeats`` windows of
+``--steps`` steps, the median images/s; then evaluation throughput over the
+10,000 test images (median of ``--repeats`` passes) at ``--eval_batch_size``
+for every framework, and for Keras also at ``model.evaluate``'s own default
+batch size (32), which is what a Keras user gets without asking. Peak RSS is
+the child's ``ru_maxrss``. The last line of output is JSON.
 
 Keras and PyTorch are imported only here and in tests, never in mnist_tf/.
 """
@@ -38,6 +42,8 @@ flags.DEFINE_integer("eval_batch_size", 1000, "Evaluation batch size for every f
 flags.DEFINE_integer("warmup", 30, "Steps run before timing starts.", lower_bound=1)
 flags.DEFINE_integer("steps", 100, "Training steps per timed window.", lower_bound=1)
 flags.DEFINE_integer("repeats", 3, "Timed windows (and evaluation passes); the median is kept.",
+                     lower_bound=1)
+flags.DEFINE_integer("rounds", 3, "Interleaved rounds of child processes; the median is kept.",
                      lower_bound=1)
 flags.DEFINE_enum("device", "cpu", ("cpu", "gpu"), "Where every framework runs.")
 flags.DEFINE_string("data_dir", None, "Directory with the four MNIST .gz files (default: cache).")
@@ -135,10 +141,14 @@ def _keras(data):
     model.fit(x, y, batch_size=FLAGS.batch_size, epochs=1, steps_per_epoch=total,
               shuffle=True, verbose=0, callbacks=[clock])
     x_test = data.x_test[..., None].astype(np.float32) / 255.0
-    evaluate = lambda: model.evaluate(x_test, data.y_test.astype(np.int32),  # noqa: E731
-                                      batch_size=FLAGS.eval_batch_size, verbose=0)
-    return (statistics.median(clock.rates), _timed_passes(evaluate, len(data.y_test),
-                                                          FLAGS.repeats), keras.__version__)
+    y_test = data.y_test.astype(np.int32)
+    evaluate = lambda: model.evaluate(x_test, y_test, batch_size=FLAGS.eval_batch_size,  # noqa
+                                      verbose=0)
+    evaluate_default = lambda: model.evaluate(x_test, y_test, verbose=0)  # noqa: E731
+    return (statistics.median(clock.rates),
+            _timed_passes(evaluate, len(y_test), FLAGS.repeats), keras.__version__,
+            {"eval_images_per_second_default_batch":
+             _timed_passes(evaluate_default, len(y_test), FLAGS.repeats)})
 
 
 def _torch(data):
@@ -188,10 +198,10 @@ def _run_worker(name):
     data = sources.load(FLAGS.data_dir)
     runners = {"ours": lambda: _ours(data, False), "ours_xla": lambda: _ours(data, True),
                "keras": lambda: _keras(data), "torch": lambda: _torch(data)}
-    train, evaluation, version = runners[name]()
+    train, evaluation, version, *extra = runners[name]()
     print(json.dumps({"framework": name, "train_images_per_second": train,
                       "eval_images_per_second": evaluation, "peak_rss_mb": _peak_rss_mb(),
-                      "version": version}))
+                      "version": version, **(extra[0] if extra else {})}))
 
 
 def _measure(name):
@@ -211,6 +221,19 @@ def _measure(name):
         lines = child.stderr.strip().splitlines() or ["no output"]
         return {"framework": name, "skipped": f"failed: {lines[-1]}"}
     return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def _median_of_rounds(runs):
+    """One result per framework: the median of each rate over rounds, the largest peak RSS."""
+    good = [r for r in runs if "skipped" not in r]
+    if not good:
+        return runs[0]
+    merged = dict(good[0], rounds=len(good))
+    for key in good[0]:
+        if key.endswith("per_second"):
+            merged[key] = statistics.median(r[key] for r in good)
+    merged["peak_rss_mb"] = max(r["peak_rss_mb"] for r in good)
+    return merged
 
 
 def _table(results):
@@ -233,6 +256,10 @@ def _ratios(by_name):
                 for kind in ("train", "eval"):
                     key = f"{kind}_images_per_second"
                     ratios[f"{mine}/{other} {kind}"] = by_name[mine][key] / by_name[other][key]
+    if "ours" in by_name and "keras" in by_name:
+        ratios["ours/keras eval (Keras at its default batch 32)"] = (
+            by_name["ours"]["eval_images_per_second"]
+            / by_name["keras"]["eval_images_per_second_default_batch"])
     return ratios
 
 
@@ -244,10 +271,12 @@ def main(argv):
     if unknown:
         _app.fail(f"--frameworks: unknown {', '.join(unknown)}; expected some of "
                   f"{', '.join(FRAMEWORKS)}", status=2)
-    results = []
-    for name in FLAGS.frameworks:
-        print(f"measuring {name} ...", flush=True)
-        results.append(_measure(name))
+    rounds = {name: [] for name in FLAGS.frameworks}
+    for round_ in range(FLAGS.rounds):
+        for name in FLAGS.frameworks:
+            print(f"round {round_ + 1}/{FLAGS.rounds}: measuring {name} ...", flush=True)
+            rounds[name].append(_measure(name))
+    results = [_median_of_rounds(runs) for runs in rounds.values()]
     print(_table(results))
     by_name = {r["framework"]: r for r in results if "skipped" not in r}
     ratios = _ratios(by_name)
