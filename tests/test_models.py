@@ -115,3 +115,11 @@ def test_checkpoint_round_trip(tmp_path):
     tf.train.Checkpoint(model=other).restore(path).assert_consumed()
     images, _ = _batch(3)
     np.testing.assert_array_equal(other(images, training=True), model(images, training=True))
+
+
+def test_count_params_of_an_unbuilt_model_is_a_clear_error():
+    model = models.keras_example_cnn()
+    with pytest.raises(ValueError, match="models.build"):
+        models.count_params(model)
+    models.build(model)
+    assert models.count_params(model) == 34_826

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 def count_params(model) -> int:
     """The number of trainable scalars (kernels and biases); Dropout's generator state is not one."""
-    if not model.trainable_variables:
+    unbuilt = [m for m in (model, *model.submodules) if getattr(m, "_built", True) is False]
+    if unbuilt:
         raise ValueError("the model has no variables yet: they are built from the first input, "
                          "so call models.build(model) (or the model) first")
     return sum(math.prod(v.shape.as_list()) for v in model.trainable_variables)
