@@ -15,6 +15,7 @@ strategy this way). Nothing here reads flags.
 import datetime
 import json
 import os
+import resource
 import shutil
 import time
 
@@ -186,6 +187,8 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
         "wall_seconds": time.perf_counter() - wall_start,
         "train_images_per_second": train_images / train_seconds if train_seconds else None,
         "replicas": strategy.num_replicas_in_sync,
+        # Peak resident memory of this process so far (Linux reports KiB).
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     with open(os.path.join(logdir, "metrics.json.tmp"), "w") as f:
         json.dump(metrics, f, indent=2)
