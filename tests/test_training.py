@@ -106,3 +106,16 @@ def test_steps_per_epoch_caps_an_epoch(tmp_path):
 def test_out_of_range_settings_name_the_flag(field, value):
     with pytest.raises(ValueError, match=f"--{field}"):
         TrainConfig(**{field: value}).validate()
+
+
+def test_profile_writes_a_trace_tensorboard_can_open(tmp_path):
+    logdir = tmp_path / "run"
+    train_and_evaluate(QUICK.replace(profile=True), str(logdir), data=synthetic_mnist(), log=quiet)
+    traces = list(logdir.glob("plugins/profile/*/*.xplane.pb"))
+    assert len(traces) == 1 and traces[0].stat().st_size > 10_000
+
+
+def test_metrics_json_reports_peak_memory(tmp_path):
+    metrics = train_and_evaluate(QUICK.replace(epochs=1), str(tmp_path / "r"),
+                                 data=synthetic_mnist(), log=quiet)
+    assert 100 < metrics["peak_rss_mb"] < 4000
