@@ -7,12 +7,15 @@ Runs (sub-directories of the logdir) and their tags:
   (every ``log_every`` steps); ``epoch/loss``, ``epoch/accuracy`` (x = epoch);
   ``weights/<variable>``, ``gradients/<variable>`` histograms;
   images ``input/sample_batch`` and ``conv2d/filters``; the graph of the
-  training step (Graphs dashboard); the hparams of the run.
+  training step (Graphs dashboard).
 ``validation/``
   ``epoch/loss``, ``epoch/accuracy``.
 ``test/``
   ``epoch/loss``, ``epoch/accuracy`` (after the last epoch), images
   ``test/misclassified`` and ``test/confusion_matrix``.
+the logdir itself
+  the hparams of the run (the HParams dashboard reads them from the run's root,
+  beside the three runs whose final metrics it shows).
 """
 
 import os
