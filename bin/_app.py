@@ -7,8 +7,9 @@ Usage in a binary::
     if __name__ == "__main__":
         _app.run(main)
 
-A bad flag value, or any :class:`mnist_tf.errors.MnistTfError` (bad data file,
-missing GPU, no checkpoint), prints ``error: <one line>`` on stderr and exits
+A bad flag value, any :class:`mnist_tf.errors.MnistTfError` (bad data file,
+missing GPU, no checkpoint), or an unusable path (``OSError``, or TensorFlow's
+``OpError`` from ``tf.io.gfile``) prints ``error: <one line>`` on stderr and exits
 with status 2 (flags) or 1 (everything else).
 """
 
@@ -40,6 +41,7 @@ if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
     import logging  # noqa: E402
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
@@ -56,7 +58,8 @@ def _parse_flags(argv):
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:
-        fail(str(e).replace("\n", " "), status=2)
+        message = str(e).replace("\n", " ")
+        fail(message.removeprefix("ERROR:: ").removeprefix("ERROR: "), status=2)
 
 
 def run(main):
@@ -72,6 +75,9 @@ def run(main):
             fail(str(e))
         except OSError as e:  # disk full, permission denied, unreadable path
             fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
+        except tf.errors.OpError as e:  # the same through tf.io.gfile, e.g. an unwritable --logdir
+            message = (e.message or type(e).__name__).strip().splitlines()[0]
+            fail(f"{message} ({type(e).__name__})")
         except KeyboardInterrupt:
             fail("interrupted", status=130)
 

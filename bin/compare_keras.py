@@ -9,9 +9,9 @@ they should stay together to float round-off. This tool makes that visible:
    initial weights into Keras (``set_weights``);
 2. feeds both the same batches of real MNIST (the first ``steps × batch_size``
    training images, in order);
-3. takes one Adam(1e-3) step on each with its own optimizer — ours is the
-   one-device math of ``mnist_tf.training.steps.make_train_step`` (our loss, our
-   Adam), Keras's a GradientTape with ``SparseCategoricalCrossentropy(from_logits=True)``
+3. takes one Adam(1e-3) step on each with its own optimizer — ours is the very
+   step ``bin/train.py`` runs (``mnist_tf.training.steps.make_train_step``: our
+   loss, our Adam), Keras's a GradientTape with ``SparseCategoricalCrossentropy(from_logits=True)``
    and ``keras.optimizers.Adam.apply_gradients``;
 4. prints both losses and the largest |w_ours − w_keras| over all weights.
 
@@ -21,8 +21,8 @@ round-off (~1e-7) from the first step. Adam then amplifies it: a weight whose
 gradient is near zero moves by ±η·m̂/(√v̂ + ε) ≈ ±η whatever the gradient's size,
 so a round-off flip of its sign moves it by up to 2η = 2e-3. Measured over the
 default 50 steps: float32 runs end ~1e-3 apart in the most affected weight and
-~1e-4 in the loss; with ``--dtype=float64`` they stay within ~1e-8 (weights) and
-~1e-7 (loss), and what is left is our Adam rounding η to float32. The math is
+~1e-4 in the loss; with ``--dtype=float64`` they stay within ~1e-15 in both,
+float64's own round-off: the updates are the same to the last bits. The math is
 the same; what float32 shows is its arithmetic. That is why float64 is the
 default here: it shows the math; ``--dtype=float32`` shows training as it runs.
 
@@ -88,23 +88,16 @@ def paired_weights(ours, keras_model):
     return pairs
 
 
-def make_our_step(model, optimizer, dropout: bool):
-    """``make_train_step``'s math on one device, in the dtype of the model's weights."""
+def make_our_step(model, optimizer, dtype: str):
+    """The training step ``bin/train.py`` runs (``make_train_step``), for images of ``dtype``."""
     import tensorflow as tf
 
-    from mnist_tf import losses
+    from mnist_tf.training import steps
 
-    variables = model.trainable_variables
-
-    @tf.function
-    def step(images, labels):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=dropout)
-            loss = losses.mean_sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    return step
+    images = tf.TensorSpec([None, 28, 28, 1], dtype, name="images")
+    train_step = steps.make_train_step(model, optimizer,
+                                       input_signature=(images, steps.LABELS_SPEC))
+    return lambda images, labels: train_step(images, labels)["loss"]
 
 
 def make_keras_step(model, learning_rate: float, dropout: bool):
@@ -136,7 +129,8 @@ def main(argv):
     from mnist_tf.data import pipeline, sources
 
     keras.config.set_floatx(FLAGS.dtype)
-    ours = models.keras_example_cnn(seed=FLAGS.seed)
+    # Our step always runs with training=True (as in bin/train.py): dropout off is rate 0.
+    ours = models.keras_example_cnn(seed=FLAGS.seed, dropout_rate=0.5 if FLAGS.dropout else 0.0)
     ours(tf.zeros([1, 28, 28, 1], FLAGS.dtype))  # builds: the variables take the input's dtype
     theirs = keras_example_model()
     pairs = paired_weights(ours, theirs)
@@ -144,7 +138,7 @@ def main(argv):
 
     optimizer = optimizers.Adam(learning_rate=FLAGS.learning_rate)
     optimizer.build(ours.trainable_variables)
-    our_step = make_our_step(ours, optimizer, FLAGS.dropout)
+    our_step = make_our_step(ours, optimizer, FLAGS.dtype)
     keras_step = make_keras_step(theirs, FLAGS.learning_rate, FLAGS.dropout)
 
     data = sources.load(FLAGS.data_dir)

@@ -12,7 +12,7 @@ import json
 
 from absl import flags
 
-from mnist_tf import devices
+from mnist_tf import devices, models
 from mnist_tf.data import pipeline, sources
 from mnist_tf.training import checkpoints
 from mnist_tf.training.evaluation import evaluate
@@ -20,7 +20,8 @@ from mnist_tf.training.steps import make_eval_step
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "A checkpoint prefix, checkpoint directory or run logdir.")
-flags.DEFINE_string("model", None, "The network (default: the run's config.json).")
+flags.DEFINE_enum("model", None, sorted(models.MODELS),
+                  "The network (default: the run's config.json).")
 flags.DEFINE_string("data_dir", None, "A directory with the four MNIST .gz files (default: cache).")
 flags.DEFINE_integer("batch_size", 1000, "Images per evaluation batch.", lower_bound=1)
 flags.DEFINE_enum("device", "auto", devices.DEVICE_CHOICES, "Where to evaluate: auto, cpu or gpu.")

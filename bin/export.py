@@ -14,14 +14,15 @@ import _app  # first: quiets TensorFlow before it is imported
 
 from absl import flags
 
-from mnist_tf import export
+from mnist_tf import export, models
 from mnist_tf.training import checkpoints
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_dir", None,
                     "A checkpoint directory, a run's logdir, or a checkpoint prefix.")
 flags.DEFINE_string("export_dir", None, "The SavedModel directory to write (replaced if it exists).")
-flags.DEFINE_string("model", None, "The network (default: the run's config.json).")
+flags.DEFINE_enum("model", None, sorted(models.MODELS),
+                  "The network (default: the run's config.json).")
 flags.mark_flag_as_required("checkpoint_dir")
 flags.mark_flag_as_required("export_dir")
 

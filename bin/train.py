@@ -16,7 +16,7 @@ import os
 
 from absl import flags
 
-from mnist_tf import devices, distribute, export
+from mnist_tf import devices, distribute, export, models
 from mnist_tf.training import TrainConfig, config as config_lib, default_logdir, train_and_evaluate
 
 DEFAULTS = TrainConfig()
@@ -25,7 +25,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("device", "auto", devices.DEVICE_CHOICES,
                   "Where to train: auto (a GPU when one is visible), cpu (GPUs hidden) or gpu "
                   "(an error when none is visible).")
-flags.DEFINE_string("model", DEFAULTS.model, "Which network to train (mnist_tf.models.MODELS).")
+flags.DEFINE_enum("model", DEFAULTS.model, sorted(models.MODELS),
+                  "Which network to train (mnist_tf.models.MODELS).")
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Passes over the training set.")
 flags.DEFINE_integer("batch_size", DEFAULTS.batch_size,
                      "Images per training step (the global batch under --strategy).")
@@ -34,14 +35,17 @@ flags.DEFINE_enum("optimizer", DEFAULTS.optimizer, config_lib.OPTIMIZERS,
                   "adam (Keras's Adam), sgd (plain), or momentum (SGD with --momentum).")
 flags.DEFINE_float("momentum", DEFAULTS.momentum, "Momentum for --optimizer=momentum.")
 flags.DEFINE_integer("seed", DEFAULTS.seed,
-                     "Seeds the initial weights, the data order and the dropout masks.")
+                     "Seeds the initial weights, the data order and the dropout masks.",
+                     lower_bound=0)
 flags.DEFINE_string("data_dir", None,
                     "A directory holding the four MNIST .gz files (used alone). Default: the "
                     "cache ($MNIST_TF_DATA or ~/.cache/mnist_tf), downloading when needed.")
 flags.DEFINE_float("validation_split", DEFAULTS.validation_split,
                    "Fraction of the training set held out for validation (the last part).")
 flags.DEFINE_string("logdir", None, "TensorBoard directory of this run. Default: logs/<timestamp>.")
-flags.DEFINE_string("checkpoint_dir", None, "Checkpoint directory. Default: <logdir>/checkpoints.")
+flags.DEFINE_string("checkpoint_dir", DEFAULTS.checkpoint_dir,
+                    "Checkpoint directory. Default: <logdir>/checkpoints. Saved in the run's "
+                    "config.json, so --resume and evaluate.py find it from the logdir.")
 flags.DEFINE_bool("resume", False,
                   "Continue the run in --logdir (default: the newest run under logs/) from its "
                   "last checkpoint, with its saved settings unless flags override them.")
@@ -66,11 +70,13 @@ CONFIG_FLAGS = [f.name for f in dataclasses.fields(TrainConfig) if f.name in FLA
 
 
 def _newest_run(root: str = "logs") -> str:
-    runs = sorted(d for d in (os.listdir(root) if os.path.isdir(root) else [])
-                  if os.path.isfile(os.path.join(root, d, "config.json")))
-    if not runs:
+    """The run under ``root`` whose config.json was written last (whatever the runs are named)."""
+    configs = [os.path.join(root, d, "config.json")
+               for d in (os.listdir(root) if os.path.isdir(root) else [])]
+    configs = [path for path in configs if os.path.isfile(path)]
+    if not configs:
         _app.fail(f"--resume: no run with a config.json under {root}/; pass --logdir")
-    return os.path.join(root, runs[-1])
+    return os.path.dirname(max(configs, key=os.path.getmtime))
 
 
 def _config_and_logdir():
@@ -111,17 +117,20 @@ def main(argv):
                  tf.errors.CancelledError)
     try:
         with placement:
-            metrics = train_and_evaluate(config, logdir, checkpoint_dir=FLAGS.checkpoint_dir,
-                                         data_dir=FLAGS.data_dir, resume=FLAGS.resume,
-                                         strategy=strategy, export_fn=export.export_saved_model)
+            metrics = train_and_evaluate(config, logdir, data_dir=FLAGS.data_dir,
+                                         resume=FLAGS.resume, strategy=strategy,
+                                         export_fn=export.export_saved_model,
+                                         extra_hparams={"device": FLAGS.device,
+                                                        "strategy": FLAGS.strategy})
     except peer_lost as e:
         if strategy is None:
             raise
         detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         _app.fail(f"lost contact with another worker ({type(e).__name__}: {detail}); "
                   "restart all workers with --resume to continue from the chief's checkpoint")
-    print(f"test accuracy {metrics['test_accuracy']:.4f}; "
-          f"metrics: {os.path.join(logdir, 'metrics.json')}")
+    written = (f"metrics: {os.path.join(logdir, 'metrics.json')}"
+               if distribute.is_chief(strategy) else "the chief writes the metrics and logs")
+    print(f"test accuracy {metrics['test_accuracy']:.4f}; {written}")
 
 
 if __name__ == "__main__":

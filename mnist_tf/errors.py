@@ -15,3 +15,7 @@ class DeviceError(MnistTfError):
 
 class CheckpointError(MnistTfError):
     """No usable checkpoint where one was expected."""
+
+
+class ConfigError(MnistTfError, ValueError):
+    """A setting is out of range for the data it is used with (e.g. a split that leaves nothing)."""

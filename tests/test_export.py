@@ -125,6 +125,34 @@ def test_failed_export_keeps_the_old_one(model, tmp_path, monkeypatch):
     assert open(os.path.join(target, "saved_model.pb"), "rb").read() == saved_pb
 
 
+@pytest.mark.parametrize("occupant", ["file", "directory"])
+def test_export_never_overwrites_what_is_not_a_saved_model(model, tmp_path, occupant):
+    target = tmp_path / "precious"
+    if occupant == "file":
+        target.write_text("notes")
+    else:
+        target.mkdir()
+        (target / "notes.txt").write_text("notes")
+    with pytest.raises(MnistTfError, match="precious exists and is not a SavedModel") as error:
+        export.export_saved_model(model, str(target))
+    assert "\n" not in str(error.value)
+    kept = target if occupant == "file" else target / "notes.txt"
+    assert kept.read_text() == "notes"
+    assert sorted(os.listdir(tmp_path)) == ["precious"]
+
+
+def test_export_into_an_empty_directory_and_readable_by_others(model, tmp_path):
+    target = tmp_path / "empty"
+    target.mkdir()
+    old_umask = os.umask(0o022)
+    try:
+        export.export_saved_model(model, str(target))
+    finally:
+        os.umask(old_umask)
+    assert tf.saved_model.contains_saved_model(str(target))
+    assert os.stat(target).st_mode & 0o777 == 0o755
+
+
 def test_predictor_from_checkpoint_equals_saved_model(model, exported, tmp_path):
     checkpoint_dir = str(tmp_path / "checkpoints")
     prefix = tf.train.Checkpoint(model=model).save(os.path.join(checkpoint_dir, "ckpt"))

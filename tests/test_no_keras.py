@@ -7,7 +7,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "mnist_tf"
 KERAS_IMPORT = re.compile(
     r"^\s*(import\s+keras\b|from\s+keras\b|from\s+tensorflow\s+import\s+keras\b"
     r"|import\s+tensorflow\.keras\b|from\s+tensorflow\.keras\b)"
-    r"|\btf\.keras\b|\btensorflow\.keras\b|__import__\(\s*['\"]keras",
+    r"|\btf\.keras\b|\btensorflow\.keras\b|__import__\(\s*['\"]keras"
+    r"|import_module\(\s*['\"](tensorflow\.)?keras\b",
     re.MULTILINE)
 
 
@@ -21,7 +22,9 @@ def keras_imports(source: str) -> list:
 def test_the_scanner_sees_every_form():
     for line in ["import keras", "from keras import layers", "x = tf.keras.layers.Dense(3)",
                  "from tensorflow import keras", "import tensorflow.keras as k",
-                 "from tensorflow.keras.layers import Dense", "  import keras.src"]:
+                 "from tensorflow.keras.layers import Dense", "  import keras.src",
+                 "m = importlib.import_module('keras')",
+                 'importlib.import_module("tensorflow.keras.layers")']:
         assert keras_imports(line), line
     for line in ["# import keras", '"""keras.layers.Conv2D"""', "keras_example_cnn()",
                  "import kerasx"]:

@@ -90,3 +90,8 @@ def test_export_binary(trained_run, tmp_path):
         run_binary("export", "--checkpoint_dir", str(tmp_path), "--export_dir", out + "2"),
         "no checkpoint")
     assert not os.path.exists(out + "2")
+    assert_one_line_error(
+        run_binary("export", "--checkpoint_dir", trained_run.logdir, "--export_dir",
+                   str(tmp_path)),
+        "is not a SavedModel")
+    assert os.path.isdir(out)  # the refused export touched nothing in the directory

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorflow.core.protobuf import config_pb2
 
 from mnist_tf.training import TrainConfig, train_and_evaluate
@@ -27,7 +28,10 @@ def _plugin(accumulator, tag):
 def logdir(tmp_path_factory):
     logdir = str(tmp_path_factory.mktemp("tb") / "run")
     config = TrainConfig(epochs=2, batch_size=32, log_every=4, export=False)
-    train_and_evaluate(config, logdir, data=synthetic_mnist(), log=lambda *_: None)
+    data = synthetic_mnist()
+    data.y_test[:5] = (data.y_test[:5] + 1) % 10  # five wrong labels: misclassified digits to show
+    train_and_evaluate(config, logdir, data=data, log=lambda *_: None,
+                       extra_hparams={"device": "cpu"})
     return logdir
 
 
@@ -53,6 +57,12 @@ def test_train_scalars_histograms_images_and_graph(logdir):
     # ops are grouped under each layer's name scope, so the dashboard shows a box per layer
     for layer in ("conv2d/", "conv2d_1/", "max_pooling2d/", "dense/", "dropout/"):
         assert any(layer in name for name in op_names), layer
+    # ... and so are the loss and the optimizer's update: Adam's ~150 ops are one box.
+    step_graph = max(run_metadata.function_graphs, key=lambda g: len(g.pre_optimization_graph.node))
+    names = [node.name for node in step_graph.pre_optimization_graph.node]
+    assert sum(name.startswith("adam/") for name in names) > 100
+    assert any(name.startswith("loss/") for name in names)
+    assert not [n for n in names if n.split("_")[0] in ("AssignVariableOp", "AssignAddVariableOp")]
 
     # learning rate logged as set; step losses fall
     lr = [tf.make_ndarray(e.tensor_proto) for e in train.Tensors("step/learning_rate")]
@@ -66,13 +76,30 @@ def test_validation_and_test_runs(logdir):
     assert {"epoch/loss", "epoch/accuracy"} <= set(validation.Tags()["tensors"])
     test = _read(os.path.join(logdir, "test"))
     tags = set(test.Tags()["tensors"])
-    assert {"epoch/loss", "epoch/accuracy", "test/confusion_matrix"} <= tags
+    assert {"epoch/loss", "epoch/accuracy", "test/confusion_matrix", "test/misclassified"} <= tags
+    for tag in ("test/confusion_matrix", "test/misclassified"):
+        assert _plugin(test, tag) == "images", tag
     confusion = test.Tensors("test/confusion_matrix")[0]
     width, height = (int(x) for x in tf.make_ndarray(confusion.tensor_proto)[:2])
     assert width == height > 200
 
 
-def test_hparams_session_is_written(logdir):
+def test_hparams_hold_the_settings_and_name_the_final_metrics(logdir):
     root = _read(logdir)
-    tags = root.Tags()["tensors"]
-    assert any(_plugin(root, tag) == "hparams" for tag in tags)
+    plugin_data = {tag: root.SummaryMetadata(tag).plugin_data.content
+                   for tag in root.Tags()["tensors"] if _plugin(root, tag) == "hparams"}
+    session = hparams_metadata.parse_session_start_info_plugin_data(
+        plugin_data[hparams_metadata.SESSION_START_INFO_TAG])
+    values = {name: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+              for name, value in session.hparams.items()}
+    assert values["epochs"] == 2 and values["batch_size"] == 32
+    assert values["learning_rate"] == pytest.approx(1e-3)
+    assert values["optimizer"] == "adam" and values["device"] == "cpu"
+    experiment = hparams_metadata.parse_experiment_plugin_data(
+        plugin_data[hparams_metadata.EXPERIMENT_TAG])
+    metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
+    assert {("train", "epoch/loss"), ("validation", "epoch/accuracy"),
+            ("test", "epoch/accuracy")} <= metrics
+    # every metric the dashboard names exists in its run
+    for run, tag in metrics:
+        assert tag in _read(os.path.join(logdir, run)).Tags()["tensors"], (run, tag)

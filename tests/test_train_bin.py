@@ -27,11 +27,23 @@ def test_gpu_on_a_machine_without_one_is_a_one_line_error(tmp_path):
     ("--batch_size=-5", "--batch_size"), ("--validation_split=1.5", "--validation_split"),
     ("--learning_rate=0", "--learning_rate"), ("--optimizer=rmsprop", "--optimizer"),
     ("--device=tpu", "--device"), ("--steps_per_epoch=0", "--steps_per_epoch"),
+    ("--seed=-1", "--seed"), ("--model=resnet", "--model"),
+    ("--flagfile=/nonexistent/my.flags", "/nonexistent/my.flags"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, flag, fragment):
     result = run_binary("train", flag, f"--logdir={tmp_path}/run")
     assert_one_line_error(result, fragment)
     assert result.returncode == 2
+
+
+def test_unusable_paths_and_an_empty_split_are_one_line_errors(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a directory")
+    assert_one_line_error(run_binary("train", *QUICK, f"--logdir={a_file}"), str(a_file))
+    assert_one_line_error(run_binary("train", *QUICK, f"--logdir={tmp_path}/run",
+                                     f"--checkpoint_dir={a_file}/checkpoints"), str(a_file))
+    assert_one_line_error(run_binary("train", *QUICK, "--validation_split=0.99999999",
+                                     f"--logdir={tmp_path}/run2"), "--validation_split")
 
 
 def test_a_corrupt_data_file_is_a_one_line_error(tmp_path):
@@ -98,3 +110,16 @@ def test_evaluate_without_a_checkpoint_is_a_one_line_error(tmp_path):
 def test_resume_without_a_run_is_a_one_line_error(tmp_path):
     result = run_binary("train", "--resume", f"--logdir={tmp_path}/nothing")
     assert_one_line_error(result, "config.json")
+
+
+def test_resume_without_logdir_takes_the_most_recent_run_whatever_its_name(tmp_path):
+    from mnist_tf.training import TrainConfig, config as config_lib
+
+    for name, age in (("zz_named_by_hand", 3600), ("20261126-010203", 0)):
+        (tmp_path / "logs" / name).mkdir(parents=True)
+        path = tmp_path / "logs" / name / "config.json"
+        config_lib.save(TrainConfig(), str(path))
+        os.utime(path, (time.time() - age, time.time() - age))
+    result = run_binary("train", "--resume", "--device=cpu", cwd=tmp_path)
+    # The newest run has no checkpoint yet: the error names the run it picked.
+    assert_one_line_error(result, "20261126-010203", "no checkpoint")

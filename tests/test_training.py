@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from mnist_tf import models
 from mnist_tf.errors import CheckpointError
-from mnist_tf.training import TrainConfig, checkpoints, train_and_evaluate
+from mnist_tf.training import TrainConfig, checkpoints, config as config_lib, train_and_evaluate
 from mnist_tf.training.steps import make_eval_step, make_train_step
 from mnist_tf.training.loop import make_optimizer
 from training_helpers import synthetic_mnist
@@ -87,6 +87,53 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
     for a, b in zip(_final_weights(straight), _final_weights(interrupted)):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
+    # Resumed once more after the last epoch (as after a kill during the final test or
+    # export): the last epoch's training and validation figures come from the checkpoint.
+    again = train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, resume=True,
+                               log=quiet)
+    assert again["epochs_run_this_session"] == 0
+    assert again["train"] == metrics["train"] and again["validation"] == metrics["validation"]
+    assert again["test"] == pytest.approx(metrics["test"])
+
+
+def test_a_checkpoint_dir_outside_the_logdir_is_found_again(tmp_path):
+    data = synthetic_mnist()
+    config = QUICK.replace(epochs=1, checkpoint_dir=str(tmp_path / "elsewhere"))
+    train_and_evaluate(config, str(tmp_path / "run"), data=data, log=quiet)
+    assert tf.train.latest_checkpoint(str(tmp_path / "elsewhere")).endswith("ckpt-1")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert checkpoints.find_checkpoint(str(tmp_path / "run")).endswith("elsewhere/ckpt-1")
+    saved = config_lib.load(str(tmp_path / "run" / "config.json"))
+    metrics = train_and_evaluate(saved.replace(epochs=2), str(tmp_path / "run"), data=data,
+                                 resume=True, log=quiet)
+    assert metrics["epochs_run_this_session"] == 1 and metrics["steps"] == 2 * 15
+
+
+def test_no_validation_split_writes_null_not_nan(tmp_path):
+    train_and_evaluate(QUICK.replace(epochs=1, validation_split=0.0), str(tmp_path / "r"),
+                       data=synthetic_mnist(), log=quiet)
+    text = (tmp_path / "r" / "metrics.json").read_text()
+    assert "NaN" not in text
+    assert json.loads(text)["validation"] == {"loss": None, "accuracy": None}
+
+
+@pytest.mark.parametrize("damage", ["truncate_data", "garble_config"])
+def test_a_damaged_run_is_a_one_line_error_on_resume(tmp_path, damage):
+    logdir = tmp_path / "run"
+    train_and_evaluate(QUICK.replace(epochs=1), str(logdir), data=synthetic_mnist(), log=quiet)
+    if damage == "truncate_data":
+        shard = next((logdir / "checkpoints").glob("ckpt-1.data-*"))
+        shard.write_bytes(shard.read_bytes()[:1000])
+        with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the run") as error:
+            train_and_evaluate(QUICK, str(logdir), data=synthetic_mnist(), resume=True, log=quiet)
+        with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the model"):
+            checkpoints.load_model(str(logdir))
+    else:
+        (logdir / "config.json").write_text('{"epochs": ')
+        with pytest.raises(CheckpointError, match="config.json: not a run config") as error:
+            config_lib.load(str(logdir / "config.json"))
+    assert "\n" not in str(error.value)
+
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint"):
@@ -102,15 +149,18 @@ def test_steps_per_epoch_caps_an_epoch(tmp_path):
 
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1),
                                          ("learning_rate", 0.0), ("validation_split", 1.0),
-                                         ("optimizer", "rmsprop")])
+                                         ("optimizer", "rmsprop"), ("seed", -1),
+                                         ("model", "resnet")])
 def test_out_of_range_settings_name_the_flag(field, value):
     with pytest.raises(ValueError, match=f"--{field}"):
         TrainConfig(**{field: value}).validate()
 
 
-def test_profile_writes_a_trace_tensorboard_can_open(tmp_path):
+@pytest.mark.parametrize("steps_per_epoch", [None, 4])  # 15 steps per epoch, or only 4
+def test_profile_writes_a_trace_tensorboard_can_open(tmp_path, steps_per_epoch):
     logdir = tmp_path / "run"
-    train_and_evaluate(QUICK.replace(profile=True), str(logdir), data=synthetic_mnist(), log=quiet)
+    config = QUICK.replace(profile=True, steps_per_epoch=steps_per_epoch)
+    train_and_evaluate(config, str(logdir), data=synthetic_mnist(), log=quiet)
     traces = list(logdir.glob("plugins/profile/*/*.xplane.pb"))
     assert len(traces) == 1 and traces[0].stat().st_size > 10_000
 

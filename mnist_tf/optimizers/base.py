@@ -39,12 +39,18 @@ class Optimizer(tf.Module):
         self._variable_refs = []
         self.slots = {slot: [] for slot in self._slot_names}
 
-    def current_learning_rate(self) -> tf.Tensor:
-        """η at the current step (``iterations``), float32: calls the schedule if there is one."""
+    def current_learning_rate(self, dtype=tf.float32) -> tf.Tensor:
+        """η at the current step (``iterations``) in ``dtype``; calls the schedule if there is one.
+
+        A Python float goes straight to ``dtype`` (1e-3 is not 1e-3 once rounded
+        to float32, and float64 training would see the difference).
+        """
         lr = self.learning_rate
         if callable(lr):
             lr = lr(self.iterations)
-        return tf.cast(lr, tf.float32)
+        if isinstance(lr, (int, float)):
+            return tf.constant(lr, dtype)
+        return tf.cast(lr, dtype)
 
     def build(self, var_list):
         """Creates a zero slot of each kind per variable; calling it again adds only new variables."""
@@ -59,20 +65,29 @@ class Optimizer(tf.Module):
                                                         trainable=False, name=f"{base}_{slot}"))
 
     def apply_gradients(self, grads_and_vars):
-        """θ ← θ + Δθ for each (gradient, variable) pair; ``None`` gradients are skipped."""
+        """θ ← θ + Δθ for each (gradient, variable) pair; ``None`` gradients are skipped.
+
+        Its ops sit in a name scope of the optimizer's name (``adam/``), so the
+        training step's graph in TensorBoard shows the update as one box.
+        """
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
             return
         grads, variables = zip(*pairs)
         self.build(variables)
+        with tf.name_scope(self.name):
+            self._apply(grads, variables)
+
+    def _apply(self, grads, variables):
+        """The update of `apply_gradients`, inside its name scope."""
         grads = _sum_across_replicas(list(grads))
-        lr = self.current_learning_rate()
         t = self.iterations + 1
         for g, var in zip(grads, variables):
             i = self._variable_refs.index(var.ref())
             slots = [self.slots[name][i] for name in self._slot_names]
             delta, new_slots = self._update(tf.cast(g, var.dtype), var, slots,
-                                            tf.cast(lr, var.dtype), tf.cast(t, var.dtype))
+                                            self.current_learning_rate(var.dtype),
+                                            tf.cast(t, var.dtype))
             for slot, value in zip(slots, new_slots):
                 slot.assign(value)
             var.assign_add(delta)

@@ -21,12 +21,33 @@ from mnist_tf.errors import CheckpointError
 
 
 class RunState(tf.Module):
-    """The run's counters, as variables so that they live in the checkpoint."""
+    """The run's counters and last epoch's metrics, as variables so that they live in the checkpoint.
+
+    The metrics let a run resumed after its last epoch (killed during the final
+    test or export) still report the training and validation figures.
+    """
+
+    METRICS = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
 
     def __init__(self, seed: int):
         super().__init__(name="run_state")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.seed = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")
+        self.last_epoch = {name: tf.Variable(float("nan"), dtype=tf.float64, trainable=False,
+                                             name=name) for name in self.METRICS}
+
+    def record_epoch(self, epoch: int, **metrics) -> None:
+        """Marks ``epoch`` epochs done, with that epoch's ``train_loss=...`` etc."""
+        self.epoch.assign(epoch)
+        for name in self.METRICS:
+            self.last_epoch[name].assign(metrics[name])
+
+    def history(self) -> dict:
+        """``{"train": {"loss", "accuracy"}, "validation": {...}}`` of the last epoch (None: none)."""
+        values = {name: float(v.numpy()) for name, v in self.last_epoch.items()}
+        values = {name: None if value != value else value for name, value in values.items()}
+        return {run: {"loss": values[f"{run}_loss"], "accuracy": values[f"{run}_accuracy"]}
+                for run in ("train", "validation")}
 
 
 def make_manager(directory: str, model, optimizer, state: RunState, max_to_keep: int = 3):
@@ -41,7 +62,9 @@ def find_checkpoint(path: str) -> str:
     path = os.fspath(path)
     if tf.io.gfile.exists(path + ".index"):
         return path
-    for directory in (path, os.path.join(path, "checkpoints")):
+    for directory in (path, os.path.join(path, "checkpoints"), _configured_dir(path)):
+        if directory is None:
+            continue
         if tf.io.gfile.isdir(directory):
             latest = tf.train.latest_checkpoint(directory)
             if latest:
@@ -50,17 +73,44 @@ def find_checkpoint(path: str) -> str:
         raise CheckpointError(f"{path}: no such file or directory (expected a checkpoint, "
                               "a checkpoint directory or a run's logdir)")
     raise CheckpointError(f"{path}: no checkpoint found (expected a 'checkpoint' index file "
-                          "here or in its checkpoints/ sub-directory)")
+                          "here, in its checkpoints/ sub-directory or in the --checkpoint_dir "
+                          "its config.json names)")
+
+
+def _configured_dir(logdir: str):
+    """The ``checkpoint_dir`` a run's config.json names (a run trained with --checkpoint_dir)."""
+    from mnist_tf.training import config as config_lib
+
+    path = os.path.join(logdir, "config.json")
+    return config_lib.load(path).checkpoint_dir if os.path.isfile(path) else None
+
+
+def restore(checkpoint, prefix: str, what: str, partial: bool = False) -> None:
+    """``checkpoint.restore(prefix)``, with a damaged or mismatched file as a one-line error.
+
+    Args:
+      checkpoint: a ``tf.train.Checkpoint``.
+      prefix: the checkpoint to read, e.g. ``logs/run/checkpoints/ckpt-3``.
+      what: named in the error, e.g. ``"the model"``.
+      partial: the file may hold more than ``checkpoint`` (e.g. the optimizer, when
+        only the model is wanted).
+    """
+    try:
+        status = checkpoint.restore(prefix)
+        if partial:
+            status.expect_partial()
+        status.assert_existing_objects_matched()
+    # A truncated data shard surfaces as IndexError ("Read less bytes than requested").
+    except (AssertionError, tf.errors.OpError, ValueError, IndexError, KeyError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{prefix}: cannot restore {what} from it, the checkpoint is "
+                              f"damaged or from another network ({first_line[:200]})")
 
 
 def restore_model(model, path: str) -> str:
     """Loads only the model's variables from the checkpoint ``path`` names; returns the prefix."""
     prefix = find_checkpoint(path)
-    try:
-        tf.train.Checkpoint(model=model).restore(prefix).expect_partial().assert_existing_objects_matched()
-    except (AssertionError, tf.errors.OpError, ValueError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{prefix}: cannot restore the model from it ({first_line})")
+    restore(tf.train.Checkpoint(model=model), prefix, "the model", partial=True)
     return prefix
 
 

@@ -11,6 +11,8 @@ import json
 import os
 from typing import Optional
 
+from mnist_tf.errors import CheckpointError
+
 OPTIMIZERS = ("adam", "sgd", "momentum")
 
 
@@ -30,18 +32,23 @@ class TrainConfig:
     jit_compile: bool = False        # XLA-compile the training step
     log_every: int = 10              # steps between per-step scalar summaries
     histogram_every: int = 0         # steps between weight/gradient histograms; 0 = once per epoch
-    profile: bool = False            # a profiler trace of a few steps of the first epoch
+    profile: bool = False            # a profiler trace of ten steps, after ten of warm-up
     keep_checkpoints: int = 3        # checkpoints kept by the CheckpointManager
     export: bool = True              # write a SavedModel into <logdir>/export at the end
+    checkpoint_dir: Optional[str] = None  # None = <logdir>/checkpoints; saved so --resume finds it
 
     def validate(self) -> "TrainConfig":
         """Raises ValueError naming the setting when a value is out of range."""
+        from mnist_tf.models import MODELS
+
         checks = [
+            (self.model in MODELS, "model", f"one of {', '.join(sorted(MODELS))}"),
             (self.epochs >= 1, "epochs", "at least 1"),
             (self.batch_size >= 1, "batch_size", "at least 1"),
             (self.learning_rate > 0, "learning_rate", "greater than 0"),
             (self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}"),
             (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
+            (self.seed >= 0, "seed", "0 or more"),
             (0 <= self.validation_split < 1, "validation_split", "in [0, 1)"),
             (self.steps_per_epoch is None or self.steps_per_epoch >= 1,
              "steps_per_epoch", "at least 1"),
@@ -70,8 +77,20 @@ def save(config: TrainConfig, path: str) -> None:
 
 
 def load(path: str) -> TrainConfig:
-    """Reads a config written by :func:`save`; unknown keys are ignored."""
+    """Reads a config written by :func:`save`; unknown keys are ignored.
+
+    Raises:
+      CheckpointError: (one line) the file is not a config that :func:`save` wrote.
+    """
     with open(path) as f:
-        values = json.load(f)
-    names = {field.name for field in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in values.items() if k in names})
+        text = f.read()
+    try:
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise TypeError(f"a JSON object, got {type(values).__name__}")
+        names = {field.name for field in dataclasses.fields(TrainConfig)}
+        config = TrainConfig(**{k: v for k, v in values.items() if k in names})
+        return config.validate()
+    except (ValueError, TypeError) as e:  # JSONDecodeError is a ValueError
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{path}: not a run config written by train.py ({detail})")

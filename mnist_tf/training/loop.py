@@ -24,13 +24,13 @@ import tensorflow as tf
 
 from mnist_tf import distribute, models, optimizers
 from mnist_tf.data import pipeline, sources
-from mnist_tf.errors import CheckpointError
+from mnist_tf.errors import CheckpointError, ConfigError
 from mnist_tf.training import checkpoints, config as config_lib, summaries
 from mnist_tf.training.evaluation import evaluate
 from mnist_tf.training.progress import Progress
 from mnist_tf.training.steps import make_eval_step, make_gradient_fn, make_train_step
 
-PROFILE_STEPS = (10, 20)  # profile global steps [10, 20): after warm-up, before the epoch ends
+PROFILE_WARMUP, PROFILE_STEPS = 10, 10  # --profile: skip 10 steps of the session, trace 10
 
 
 def default_logdir(root: str = "logs") -> str:
@@ -49,8 +49,11 @@ def make_optimizer(config):
 
 def _datasets(config, data):
     """Splits the arrays: ((x_train, y_train), (x_val, y_val), (x_test, y_test))."""
-    train, validation = pipeline.split_validation(data.x_train, data.y_train,
-                                                  config.validation_split)
+    try:
+        train, validation = pipeline.split_validation(data.x_train, data.y_train,
+                                                      config.validation_split)
+    except ValueError as e:
+        raise ConfigError(f"--validation_split: {e}") from e
     return train, validation, (data.x_test, data.y_test)
 
 
@@ -85,7 +88,7 @@ class _Run:
         if resume and not latest:
             raise CheckpointError(f"--resume: no checkpoint in {directory}")
         if latest:
-            self.manager.checkpoint.restore(latest).assert_existing_objects_matched()
+            checkpoints.restore(self.manager.checkpoint, latest, "the run")
             log(f"resumed from {latest}: {int(self.state.epoch.numpy())} epochs done, "
                 f"step {int(self.optimizer.iterations.numpy())}")
         return int(self.state.epoch.numpy())
@@ -106,13 +109,13 @@ def _steps_in_epoch(config, n: int) -> int:
 
 def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=None,
                        data_dir: str = None, resume: bool = False, strategy=None,
-                       log=print, export_fn=None) -> dict:
+                       log=print, export_fn=None, extra_hparams=None) -> dict:
     """Trains ``config.model`` on MNIST, writing TensorBoard logs, checkpoints and metrics.
 
     Args:
       config: the run's hyperparameters (validated here).
       logdir: where the TensorBoard runs, ``config.json`` and ``metrics.json`` go.
-      checkpoint_dir: defaults to ``<logdir>/checkpoints``.
+      checkpoint_dir: defaults to ``config.checkpoint_dir``, else ``<logdir>/checkpoints``.
       data: an ``MnistArrays`` to train on; None loads MNIST through the source chain.
       data_dir: passed to the source chain when ``data`` is None.
       resume: continue from the newest checkpoint in ``checkpoint_dir``.
@@ -120,6 +123,8 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
       log: where progress messages go (``print`` by default).
       export_fn: ``export_fn(model, directory)`` writes a SavedModel at the end
         (into ``<logdir>/export``) when ``config.export`` is set.
+      extra_hparams: settings outside the config to show in the HParams
+        dashboard beside it (``bin/train.py`` passes the device and strategy).
 
     Returns:
       The final metrics, as written to ``<logdir>/metrics.json``.
@@ -127,20 +132,24 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
     config.validate()
     wall_start = time.perf_counter()
     strategy = strategy or tf.distribute.get_strategy()
-    checkpoint_dir = checkpoint_dir or os.path.join(logdir, "checkpoints")
-    data = data if data is not None else sources.load(data_dir)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = _datasets(config, data)
+    checkpoint_dir = checkpoint_dir or config.checkpoint_dir or os.path.join(logdir, "checkpoints")
 
     # Only the chief keeps what it writes; other workers write to a temporary directory.
     chief = distribute.is_chief(strategy)
     chief_logdir, logdir = logdir, distribute.write_dir(logdir, strategy)
-    run = _Run(config, checkpoint_dir if chief else os.path.join(logdir, "checkpoints"), strategy)
+    own_checkpoint_dir = checkpoint_dir if chief else os.path.join(logdir, "checkpoints")
+    for directory in (logdir, own_checkpoint_dir):  # an unwritable path fails now, not in an hour
+        tf.io.gfile.makedirs(directory)
+    data = data if data is not None else sources.load(data_dir)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = _datasets(config, data)
+
+    run = _Run(config, own_checkpoint_dir, strategy)
     first_epoch = run.restore_or_start(resume, checkpoint_dir, log)
-    tf.io.gfile.makedirs(logdir)
     config_lib.save(config, os.path.join(logdir, "config.json"))
     writers = summaries.make_writers(logdir)
     if first_epoch == 0:
-        summaries.hparams(tf.summary.create_file_writer(logdir), config.to_dict(),
+        summaries.hparams(tf.summary.create_file_writer(logdir),
+                          {**config.to_dict(), **(extra_hparams or {})},
                           trial_id=os.path.basename(os.path.normpath(chief_logdir)))
 
     train_step = _make_distributed_step(config, run, x_train, y_train)
@@ -149,9 +158,10 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
         f"{len(x_train):,} training / {len(x_val):,} validation / {len(x_test):,} test images, "
         f"{steps_per_epoch} steps per epoch")
 
-    profiler = _Profiler(config.profile, logdir)
+    first_step = int(run.optimizer.iterations.numpy())
+    profiler = _Profiler(config.profile, logdir, first_step,
+                         session_steps=(config.epochs - first_epoch) * steps_per_epoch)
     train_seconds, train_images = 0.0, 0
-    history = {}
     for epoch in range(first_epoch, config.epochs):
         progress = Progress(epoch + 1, config.epochs, steps_per_epoch)
         last_batch = _train_one_epoch(config, run, train_step, progress, writers["train"],
@@ -163,10 +173,11 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
         progress.finish(validation)
         _end_of_epoch_summaries(config, run, writers, epoch + 1, progress, validation,
                                 last_batch)
-        run.state.epoch.assign(epoch + 1)
+        run.state.record_epoch(epoch + 1, train_loss=progress.loss,
+                               train_accuracy=progress.accuracy,
+                               validation_loss=validation.loss,
+                               validation_accuracy=validation.accuracy)
         run.manager.save(checkpoint_number=epoch + 1)
-        history = {"train": {"loss": progress.loss, "accuracy": progress.accuracy},
-                   "validation": {"loss": validation.loss, "accuracy": validation.accuracy}}
 
     profiler.stop()
     test = evaluate(run.eval_step, pipeline.eval_dataset(x_test, y_test, config.batch_size))
@@ -180,7 +191,7 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
     metrics = {
         "test_accuracy": test.accuracy,
         "test": {"loss": test.loss, "accuracy": test.accuracy},
-        **history,
+        **run.state.history(),  # the last epoch's, also when it ran before a --resume
         "epochs": config.epochs,
         "epochs_run_this_session": config.epochs - first_epoch,
         "steps": int(run.optimizer.iterations.numpy()),
@@ -220,16 +231,26 @@ def _make_distributed_step(config, run, x_train, y_train):
 
 
 class _Profiler:
-    """Traces global steps [PROFILE_STEPS[0], PROFILE_STEPS[1]) into ``<logdir>/plugins/profile``."""
+    """Traces up to ``PROFILE_STEPS`` steps of this session into ``<logdir>/plugins/profile``.
 
-    def __init__(self, enabled: bool, logdir: str):
-        self.enabled, self.logdir, self.active = enabled, logdir, False
+    The trace starts after up to ``PROFILE_WARMUP`` steps (tracing and warm-up are
+    not what a profile should show), counted from the session's first step so a
+    resumed run is profiled too; a session shorter than that is profiled from the
+    middle, and a one-step session in full.
+    """
+
+    def __init__(self, enabled: bool, logdir: str, first_step: int, session_steps: int):
+        warmup = min(PROFILE_WARMUP, session_steps // 2)
+        self.start = first_step + warmup
+        self.end = self.start + min(PROFILE_STEPS, session_steps - warmup)
+        self.enabled = enabled and session_steps > 0
+        self.logdir, self.active = logdir, False
 
     def at_step(self, step: int) -> None:
-        if self.enabled and not self.active and step == PROFILE_STEPS[0]:
+        if self.enabled and not self.active and step == self.start:
             tf.profiler.experimental.start(self.logdir)
             self.active = True
-        elif self.active and step >= PROFILE_STEPS[1]:
+        elif self.active and step >= self.end:
             self.stop()
 
     def stop(self) -> None:
@@ -241,12 +262,6 @@ class _Profiler:
 def _local(values):
     """The tensor itself, or the first replica's part of a distributed value."""
     return values if isinstance(values, tf.Tensor) else values.values[0]
-
-
-def _batch_count(labels) -> int:
-    if isinstance(labels, tf.Tensor):
-        return int(labels.shape[0])
-    return sum(int(t.shape[0]) for t in labels.values)
 
 
 def _train_one_epoch(config, run, train_step, progress, writer, profiler, dataset):
@@ -263,8 +278,8 @@ def _train_one_epoch(config, run, train_step, progress, writer, profiler, datase
             out = summaries.trace_graph(writer, train_step, images, labels)
         else:
             out = train_step(images, labels)
-        count = _batch_count(labels)
-        loss, correct = float(out["loss"]), float(out["correct"])
+        # The global batch: under MultiWorkerMirroredStrategy, `labels` holds this worker's part.
+        loss, correct, count = float(out["loss"]), float(out["correct"]), int(out["count"])
         progress.update(count, loss, correct)
         window_images += count
         step += 1

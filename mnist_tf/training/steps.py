@@ -28,14 +28,14 @@ IMAGES_SPEC = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
 LABELS_SPEC = tf.TensorSpec([None], tf.int32, name="labels")
 
 
-def _global_batch_size(labels) -> tf.Tensor:
-    """The number of examples in this step across all replicas, as float32."""
-    local = tf.cast(tf.shape(labels)[0], tf.float32)
+def _global_batch_size(labels, dtype) -> tf.Tensor:
+    """The number of examples in this step across all replicas, in ``dtype``."""
+    local = tf.cast(tf.shape(labels)[0], dtype)
     return tf.distribute.get_replica_context().all_reduce("sum", local)
 
 
 def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_signature=None):
-    """Returns ``train_step(images, labels) -> {"loss", "correct"}`` as a tf.function.
+    """Returns ``train_step(images, labels) -> {"loss", "correct", "count"}`` as a tf.function.
 
     Args:
       model: called as ``model(images, training=True)`` → logits [B, 10].
@@ -44,33 +44,38 @@ def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_si
       jit_compile: compile the per-replica step with XLA.
       input_signature: the step's signature; defaults to (images [None,28,28,1]
         float32, labels [None] int32). Pass a distributed dataset's
-        ``element_spec`` under a strategy.
+        ``element_spec`` under a strategy, or float64 images for a float64 model.
 
     Returns:
-      A function whose result holds ``loss`` (the batch mean, float32 scalar)
-      and ``correct`` (the number of correct predictions, float32 scalar).
+      A function whose result holds ``loss`` (the batch mean, a scalar in the images' dtype),
+      ``correct`` (the number of correct predictions) and ``count`` (the number
+      of examples), both float32 scalars summed over every replica of every
+      worker, so that ``correct / count`` is the global batch's accuracy.
     """
     strategy = strategy or tf.distribute.get_strategy()
     variables = model.trainable_variables
 
     def replica_step(images, labels):
-        batch = _global_batch_size(labels)
+        batch = _global_batch_size(labels, images.dtype)
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
-            per_example = losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-            loss = tf.reduce_sum(per_example) / batch
+            with tf.name_scope("loss"):
+                per_example = losses.sparse_categorical_crossentropy(labels, logits,
+                                                                     from_logits=True)
+                loss = tf.reduce_sum(per_example) / batch
         gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(gradients, variables))
-        return loss, metrics.correct_count(labels, logits)
+        return loss, metrics.correct_count(labels, logits), tf.shape(labels)[0]
 
     if jit_compile:
         replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function(input_signature=input_signature or (IMAGES_SPEC, LABELS_SPEC))
     def train_step(images, labels):
-        loss, correct = strategy.run(replica_step, args=(images, labels))
+        loss, correct, count = strategy.run(replica_step, args=(images, labels))
         return {"loss": strategy.reduce("sum", loss, axis=None),
-                "correct": tf.cast(strategy.reduce("sum", correct, axis=None), tf.float32)}
+                "correct": tf.cast(strategy.reduce("sum", correct, axis=None), tf.float32),
+                "count": tf.cast(strategy.reduce("sum", count, axis=None), tf.float32)}
 
     return train_step
 

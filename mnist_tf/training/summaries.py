@@ -28,7 +28,8 @@ from mnist_tf.training import images
 
 RUNS = ("train", "validation", "test")
 # The final metrics the hparams dashboard shows for each run, as (run, tag).
-HPARAM_METRICS = (("train", "epoch/accuracy"), ("validation", "epoch/accuracy"),
+HPARAM_METRICS = (("train", "epoch/loss"), ("train", "epoch/accuracy"),
+                  ("validation", "epoch/accuracy"),
                   ("validation", "epoch/loss"), ("test", "epoch/accuracy"),
                   ("test", "epoch/loss"))
 
