@@ -45,7 +45,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
-from mnist_tf.errors import MnistTfError  # noqa: E402
+from mnist_tf.errors import MnistTfError, first_line  # noqa: E402
 
 
 def fail(message: str, status: int = 1):
@@ -76,8 +76,7 @@ def run(main):
         except OSError as e:  # disk full, permission denied, unreadable path
             fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
         except tf.errors.OpError as e:  # the same through tf.io.gfile, e.g. an unwritable --logdir
-            message = (e.message or type(e).__name__).strip().splitlines()[0]
-            fail(f"{message} ({type(e).__name__})")
+            fail(f"{first_line(e)} ({type(e).__name__})")
         except KeyboardInterrupt:
             fail("interrupted", status=130)
 

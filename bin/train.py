@@ -17,6 +17,7 @@ import os
 from absl import flags
 
 from mnist_tf import devices, distribute, export, models
+from mnist_tf.errors import first_line
 from mnist_tf.training import TrainConfig, config as config_lib, default_logdir, train_and_evaluate
 
 DEFAULTS = TrainConfig()
@@ -125,8 +126,7 @@ def main(argv):
     except peer_lost as e:
         if strategy is None:
             raise
-        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        _app.fail(f"lost contact with another worker ({type(e).__name__}: {detail}); "
+        _app.fail(f"lost contact with another worker ({type(e).__name__}: {first_line(e)}); "
                   "restart all workers with --resume to continue from the chief's checkpoint")
     written = (f"metrics: {os.path.join(logdir, 'metrics.json')}"
                if distribute.is_chief(strategy) else "the chief writes the metrics and logs")

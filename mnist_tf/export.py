@@ -20,11 +20,12 @@ a training checkpoint, for ``bin/predict.py``.
 import os
 import shutil
 import tempfile
+import uuid
 
 import numpy as np
 import tensorflow as tf
 
-from mnist_tf.errors import MnistTfError
+from mnist_tf.errors import MnistTfError, first_line
 
 SIGNATURE_KEY = "serving_default"
 IMAGES_SPEC = tf.TensorSpec([None, 28, 28], tf.uint8, name="images")
@@ -71,10 +72,12 @@ def export_saved_model(model, export_dir: str) -> str:
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
     name = os.path.basename(export_dir)
-    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    # os.mkdir, unlike tempfile.mkdtemp (always 0700), gives the umask's permissions, so
+    # other users and processes can read the export as they could any file the user writes.
+    tmp = os.path.join(parent, f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.mkdir(tmp)
     old = None
     try:
-        _chmod_as_umask_allows(tmp)  # mkdtemp makes it 0700: others could not read the export
         serving = _Serving(model)
         tf.saved_model.save(serving, tmp,
                             signatures={SIGNATURE_KEY: serving.serve.get_concrete_function()})
@@ -102,12 +105,6 @@ def _check_replaceable(export_dir: str) -> None:
         return
     raise MnistTfError(f"{export_dir} exists and is not a SavedModel: choose a new export "
                        "directory, or remove it yourself (it is never overwritten)")
-
-
-def _chmod_as_umask_allows(path: str) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o777 & ~umask)
 
 
 def describe_signature(export_dir: str) -> str:
@@ -161,9 +158,8 @@ def load_predictor(path: str, model_name: str = None) -> Predictor:
         try:
             signature = tf.saved_model.load(path).signatures[SIGNATURE_KEY]
         except (KeyError, ValueError, OSError, tf.errors.OpError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise MnistTfError(f"{path}: cannot load the SavedModel's {SIGNATURE_KEY} "
-                               f"signature ({first})") from None
+                               f"signature ({first_line(e)})") from None
         return Predictor(lambda images: signature(images=images)["probabilities"],
                          f"SavedModel {path}")
 

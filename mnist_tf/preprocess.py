@@ -49,12 +49,11 @@ already and are returned as they are.
 
 import gzip
 import os
-import re
 
 import numpy as np
 import tensorflow as tf
 
-from mnist_tf.errors import DataError
+from mnist_tf.errors import DataError, first_line
 
 SIZE = 28
 BOX = 20
@@ -75,14 +74,8 @@ def read_image(path: str) -> np.ndarray:
     except tf.errors.NotFoundError:
         raise DataError(f"{path}: no such file") from None
     except tf.errors.OpError as e:
-        raise DataError(f"{path}: not an image TensorFlow can decode ({_op_message(e)})") from None
+        raise DataError(f"{path}: not an image TensorFlow can decode ({first_line(e)})") from None
     return image.numpy()
-
-
-def _op_message(error) -> str:
-    """A TensorFlow op error's message without its ``{{function_node ...}}`` and ``[Op:...]`` parts."""
-    message = re.sub(r"\{\{.*?\}\}|\[Op:.*$", "", error.message or "", flags=re.S).strip()
-    return message.splitlines()[0] if message else type(error).__name__
 
 
 def to_grayscale(image) -> np.ndarray:

@@ -9,8 +9,8 @@ from mnist_tf.data import checksums
 
 
 def test_verifies_a_dir_and_lists_the_files(tmp_path, real_mnist_dir):
-    # Obtaining missing files into --data_dir is tested in-process against a local server
-    # (test_sources.py); here the files are present, so the run needs no network.
+    # Obtaining missing files is tested in-process against a local server (test_sources.py)
+    # and through the binary from the real sources (below); here the files are present.
     target = tmp_path / "mnist"
     shutil.copytree(real_mnist_dir, target)
     result = run_binary("download", f"--data_dir={target}", timeout=300,

@@ -90,8 +90,10 @@ def test_export_binary(trained_run, tmp_path):
         run_binary("export", "--checkpoint_dir", str(tmp_path), "--export_dir", out + "2"),
         "no checkpoint")
     assert not os.path.exists(out + "2")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     assert_one_line_error(
         run_binary("export", "--checkpoint_dir", trained_run.logdir, "--export_dir",
                    str(tmp_path)),
         "is not a SavedModel")
-    assert os.path.isdir(out)  # the refused export touched nothing in the directory
+    # the refused export touched nothing in the directory
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before

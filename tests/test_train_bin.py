@@ -123,3 +123,9 @@ def test_resume_without_logdir_takes_the_most_recent_run_whatever_its_name(tmp_p
     result = run_binary("train", "--resume", "--device=cpu", cwd=tmp_path)
     # The newest run has no checkpoint yet: the error names the run it picked.
     assert_one_line_error(result, "20261126-010203", "no checkpoint")
+
+
+def test_resume_with_a_garbled_config_json_is_a_one_line_error(tmp_path):
+    (tmp_path / "config.json").write_text("{oops")
+    result = run_binary("train", "--resume", f"--logdir={tmp_path}")
+    assert_one_line_error(result, "config.json", "not a run config")

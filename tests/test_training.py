@@ -117,34 +117,76 @@ def test_no_validation_split_writes_null_not_nan(tmp_path):
     assert json.loads(text)["validation"] == {"loss": None, "accuracy": None}
 
 
-@pytest.mark.parametrize("damage", ["truncate_data", "garble_config"])
-def test_a_damaged_run_is_a_one_line_error_on_resume(tmp_path, damage):
+def test_a_truncated_checkpoint_is_a_one_line_error_on_resume(tmp_path):
     logdir = tmp_path / "run"
     train_and_evaluate(QUICK.replace(epochs=1), str(logdir), data=synthetic_mnist(), log=quiet)
-    if damage == "truncate_data":
-        shard = next((logdir / "checkpoints").glob("ckpt-1.data-*"))
-        shard.write_bytes(shard.read_bytes()[:1000])
-        with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the run") as error:
-            train_and_evaluate(QUICK, str(logdir), data=synthetic_mnist(), resume=True, log=quiet)
-        with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the model"):
-            checkpoints.load_model(str(logdir))
-    else:
-        (logdir / "config.json").write_text('{"epochs": ')
-        with pytest.raises(CheckpointError, match="config.json: not a run config") as error:
-            config_lib.load(str(logdir / "config.json"))
+    shard = next((logdir / "checkpoints").glob("ckpt-1.data-*"))
+    shard.write_bytes(shard.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the run") as error:
+        train_and_evaluate(QUICK, str(logdir), data=synthetic_mnist(), resume=True, log=quiet)
+    assert "\n" not in str(error.value)
+    with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the model"):
+        checkpoints.load_model(str(logdir))
+
+
+def test_a_garbled_config_json_is_a_one_line_error(tmp_path):
+    (tmp_path / "config.json").write_text('{"epochs": ')
+    with pytest.raises(CheckpointError, match="config.json: not a run config") as error:
+        config_lib.load(str(tmp_path / "config.json"))
     assert "\n" not in str(error.value)
 
 
-def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(CheckpointError, match="no checkpoint"):
-        train_and_evaluate(QUICK, str(tmp_path / "empty"), data=synthetic_mnist(), resume=True,
-                           log=quiet)
+def test_a_logdir_that_holds_a_run_needs_resume(tmp_path):
+    logdir = str(tmp_path / "run")
+    train_and_evaluate(QUICK.replace(epochs=1, checkpoint_dir=str(tmp_path / "ck")), logdir,
+                       data=synthetic_mnist(), log=quiet)
+    with pytest.raises(CheckpointError, match="already holds a run: pass --resume"):
+        train_and_evaluate(QUICK.replace(epochs=1), logdir, data=synthetic_mnist(), log=quiet)
 
 
-def test_steps_per_epoch_caps_an_epoch(tmp_path):
-    metrics = train_and_evaluate(QUICK.replace(steps_per_epoch=3), str(tmp_path / "r"),
-                                 data=synthetic_mnist(), log=quiet)
-    assert metrics["steps"] == 6
+def test_a_relative_checkpoint_dir_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    data = synthetic_mnist()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    logdir = str(tmp_path / "run")
+    monkeypatch.chdir(tmp_path / "a")
+    train_and_evaluate(QUICK.replace(epochs=1, checkpoint_dir="ck"), logdir, data=data, log=quiet)
+    monkeypatch.chdir(tmp_path / "b")
+    assert checkpoints.find_checkpoint(logdir) == str(tmp_path / "a" / "ck" / "ckpt-1")
+    saved = config_lib.load(os.path.join(logdir, "config.json"))
+    metrics = train_and_evaluate(saved.replace(epochs=2), logdir, data=data, resume=True,
+                                 log=quiet)
+    assert metrics["epochs_run_this_session"] == 1
+    assert not (tmp_path / "b" / "ck").exists()
+
+
+def _run_checkpointed_before_epoch_metrics(logdir, epochs_done):
+    """What a run checkpointed before EpochMetrics were added left behind: no metrics in it."""
+    model = models.build(models.keras_example_cnn(seed=QUICK.seed))
+    optimizer = make_optimizer(QUICK)
+    optimizer.build(model.trainable_variables)
+    state = checkpoints.RunState(QUICK.seed)
+    state.epoch.assign(epochs_done)
+    tf.train.Checkpoint(model=model, optimizer=optimizer, state=state).save(
+        str(logdir / "checkpoints" / "ckpt"))
+    config_lib.save(QUICK, str(logdir / "config.json"))
+
+
+def test_a_checkpoint_written_before_epoch_metrics_existed_still_resumes(tmp_path):
+    _run_checkpointed_before_epoch_metrics(tmp_path / "old", epochs_done=1)
+    metrics = train_and_evaluate(QUICK, str(tmp_path / "old"), data=synthetic_mnist(),
+                                 resume=True, log=quiet)
+    assert metrics["epochs_run_this_session"] == 1
+    assert metrics["train"]["accuracy"] > 0.5  # the epoch run now fills them in
+
+    # With nothing left to train, the figures it never had are null in metrics.json.
+    _run_checkpointed_before_epoch_metrics(tmp_path / "done", epochs_done=QUICK.epochs)
+    metrics = train_and_evaluate(QUICK, str(tmp_path / "done"), data=synthetic_mnist(),
+                                 resume=True, log=quiet)
+    assert metrics["epochs_run_this_session"] == 0
+    assert metrics["train"] == {"loss": None, "accuracy": None}
+    saved = json.loads((tmp_path / "done" / "metrics.json").read_text())
+    assert saved["train"]["loss"] is None
 
 
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1),
@@ -156,10 +198,10 @@ def test_out_of_range_settings_name_the_flag(field, value):
         TrainConfig(**{field: value}).validate()
 
 
-@pytest.mark.parametrize("steps_per_epoch", [None, 4])  # 15 steps per epoch, or only 4
-def test_profile_writes_a_trace_tensorboard_can_open(tmp_path, steps_per_epoch):
-    logdir = tmp_path / "run"
-    config = QUICK.replace(profile=True, steps_per_epoch=steps_per_epoch)
+@pytest.mark.parametrize("epochs,steps_per_epoch", [(2, None), (2, 4), (1, 1)])
+def test_profile_writes_a_trace_tensorboard_can_open(tmp_path, epochs, steps_per_epoch):
+    logdir = tmp_path / "run"  # 2 x 15 steps, 2 x 4, or a single step
+    config = QUICK.replace(profile=True, epochs=epochs, steps_per_epoch=steps_per_epoch)
     train_and_evaluate(config, str(logdir), data=synthetic_mnist(), log=quiet)
     traces = list(logdir.glob("plugins/profile/*/*.xplane.pb"))
     assert len(traces) == 1 and traces[0].stat().st_size > 10_000

@@ -1,8 +1,9 @@
 """Checkpoints: everything a killed run needs to carry on as if it had never stopped.
 
 A checkpoint holds the model's variables (Dropout's random generator
-included), the optimizer's slots and step counter, and the run's progress
-(``epoch``: epochs completed). The data order of epoch ``e`` is a pure function
+included), the optimizer's slots and step counter, the run's progress
+(``epoch``: epochs completed, and the seed) and the last epoch's training and
+validation metrics. The data order of epoch ``e`` is a pure function
 of ``(seed, e)`` (see ``mnist_tf.data.pipeline``), so restoring the epoch
 restores the data order too: a resumed run replays the interrupted epoch from
 its start and ends with the same weights as an uninterrupted run.
@@ -17,54 +18,74 @@ import os
 
 import tensorflow as tf
 
-from mnist_tf.errors import CheckpointError
+from mnist_tf.errors import CheckpointError, first_line
 
 
 class RunState(tf.Module):
-    """The run's counters and last epoch's metrics, as variables so that they live in the checkpoint.
-
-    The metrics let a run resumed after its last epoch (killed during the final
-    test or export) still report the training and validation figures.
-    """
-
-    METRICS = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+    """The run's progress and seed, as variables so that they live in the checkpoint."""
 
     def __init__(self, seed: int):
         super().__init__(name="run_state")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.seed = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")
-        self.last_epoch = {name: tf.Variable(float("nan"), dtype=tf.float64, trainable=False,
-                                             name=name) for name in self.METRICS}
 
-    def record_epoch(self, epoch: int, **metrics) -> None:
-        """Marks ``epoch`` epochs done, with that epoch's ``train_loss=...`` etc."""
-        self.epoch.assign(epoch)
-        for name in self.METRICS:
-            self.last_epoch[name].assign(metrics[name])
 
-    def history(self) -> dict:
-        """``{"train": {"loss", "accuracy"}, "validation": {...}}`` of the last epoch (None: none)."""
-        values = {name: float(v.numpy()) for name, v in self.last_epoch.items()}
-        values = {name: None if value != value else value for name, value in values.items()}
-        return {run: {"loss": values[f"{run}_loss"], "accuracy": values[f"{run}_accuracy"]}
+class EpochMetrics(tf.Module):
+    """The last completed epoch's training and validation loss and accuracy (NaN: none yet).
+
+    In the checkpoint so that a run resumed after its last epoch (killed during
+    the final test or export) still reports them. Restored only where the
+    checkpoint has them: checkpoints written before they existed still resume.
+    """
+
+    NAMES = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+
+    def __init__(self):
+        super().__init__(name="epoch_metrics")
+        self.values = {name: tf.Variable(float("nan"), dtype=tf.float64, trainable=False,
+                                         name=name) for name in self.NAMES}
+
+    def record(self, **values) -> None:
+        """``record(train_loss=..., train_accuracy=..., validation_loss=..., validation_accuracy=...)``."""
+        for name in self.NAMES:
+            self.values[name].assign(values[name])
+
+    def as_dict(self) -> dict:
+        """``{"train": {"loss", "accuracy"}, "validation": {"loss", "accuracy"}}`` as floats."""
+        value = {name: float(v.numpy()) for name, v in self.values.items()}
+        return {run: {"loss": value[f"{run}_loss"], "accuracy": value[f"{run}_accuracy"]}
                 for run in ("train", "validation")}
 
 
-def make_manager(directory: str, model, optimizer, state: RunState, max_to_keep: int = 3):
-    """A ``tf.train.CheckpointManager`` over the model, optimizer and run state."""
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state)
+def make_manager(directory: str, model, optimizer, state: RunState, metrics: EpochMetrics,
+                 max_to_keep: int = 3):
+    """A ``tf.train.CheckpointManager`` over the model, optimizer, run state and epoch metrics."""
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state,
+                                     metrics=metrics)
     return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
                                       checkpoint_name="ckpt")
 
 
+def restore_run(prefix: str, model, optimizer, state: RunState, metrics: EpochMetrics) -> None:
+    """Restores a run: the model, optimizer and state must all be in the checkpoint; the
+    epoch metrics are taken when present."""
+    restore(tf.train.Checkpoint(model=model, optimizer=optimizer, state=state), prefix,
+            "the run", partial=True)
+    tf.train.Checkpoint(metrics=metrics).restore(prefix).expect_partial()
+
+
 def find_checkpoint(path: str) -> str:
-    """The checkpoint prefix that ``path`` names: a prefix, a checkpoint dir or a run's logdir."""
+    """The checkpoint prefix that ``path`` names: a prefix, a checkpoint dir or a run's logdir.
+
+    For a run's logdir, the ``checkpoint_dir`` its config.json names comes first
+    (a run trained with ``--checkpoint_dir``), then ``<logdir>/checkpoints``.
+    """
     path = os.fspath(path)
     if tf.io.gfile.exists(path + ".index"):
         return path
-    for directory in (path, os.path.join(path, "checkpoints"), _configured_dir(path)):
-        if directory is None:
-            continue
+    config = _readable_config(path)
+    configured = [config.checkpoint_dir] if config and config.checkpoint_dir else []
+    for directory in configured + [path, os.path.join(path, "checkpoints")]:
         if tf.io.gfile.isdir(directory):
             latest = tf.train.latest_checkpoint(directory)
             if latest:
@@ -77,12 +98,18 @@ def find_checkpoint(path: str) -> str:
                           "its config.json names)")
 
 
-def _configured_dir(logdir: str):
-    """The ``checkpoint_dir`` a run's config.json names (a run trained with --checkpoint_dir)."""
+def _readable_config(directory: str):
+    """The run config in ``<directory>/config.json``; None when there is none or it is unreadable
+    (finding a checkpoint must not depend on it)."""
     from mnist_tf.training import config as config_lib
 
-    path = os.path.join(logdir, "config.json")
-    return config_lib.load(path).checkpoint_dir if os.path.isfile(path) else None
+    path = os.path.join(directory, "config.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        return config_lib.load(path)
+    except (CheckpointError, OSError):
+        return None
 
 
 def restore(checkpoint, prefix: str, what: str, partial: bool = False) -> None:
@@ -102,9 +129,8 @@ def restore(checkpoint, prefix: str, what: str, partial: bool = False) -> None:
         status.assert_existing_objects_matched()
     # A truncated data shard surfaces as IndexError ("Read less bytes than requested").
     except (AssertionError, tf.errors.OpError, ValueError, IndexError, KeyError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{prefix}: cannot restore {what} from it, the checkpoint is "
-                              f"damaged or from another network ({first_line[:200]})")
+                              f"damaged or from another network ({first_line(e)})")
 
 
 def restore_model(model, path: str) -> str:
@@ -114,19 +140,19 @@ def restore_model(model, path: str) -> str:
     return prefix
 
 
-def run_config_for(prefix: str):
+def run_config_for(path: str, prefix: str):
     """The ``config.json`` of the run a checkpoint belongs to, or None.
 
-    Looks beside the checkpoint and one level up (``<logdir>/checkpoints/ckpt-3``
-    → ``<logdir>/config.json``).
+    Looks in ``path`` (what the user named: often the run's logdir), beside the
+    checkpoint and one level up (``<logdir>/checkpoints/ckpt-3`` → ``<logdir>/config.json``).
     """
     from mnist_tf.training import config as config_lib
 
     directory = os.path.dirname(prefix)
-    for candidate in (directory, os.path.dirname(directory)):
-        path = os.path.join(candidate, "config.json")
-        if os.path.isfile(path):
-            return config_lib.load(path)
+    for candidate in (path, directory, os.path.dirname(directory)):
+        config_path = os.path.join(candidate, "config.json")
+        if os.path.isfile(config_path):
+            return config_lib.load(config_path)
     return None
 
 
@@ -145,7 +171,7 @@ def load_model(path: str, model_name: str = None):
 
     prefix = find_checkpoint(path)
     if model_name is None:
-        config = run_config_for(prefix)
+        config = run_config_for(os.fspath(path), prefix)
         model_name = config.model if config else "keras_example_cnn"
     model = models.get(model_name)
     models.build(model)

@@ -14,6 +14,7 @@ strategy this way). Nothing here reads flags.
 
 import datetime
 import json
+import math
 import os
 import resource
 import shutil
@@ -70,8 +71,9 @@ class _Run:
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
             self.state = checkpoints.RunState(config.seed)
+            self.metrics = checkpoints.EpochMetrics()
         self.manager = checkpoints.make_manager(checkpoint_dir, self.model, self.optimizer,
-                                                self.state, config.keep_checkpoints)
+                                                self.state, self.metrics, config.keep_checkpoints)
         self.eval_step = make_eval_step(self.model)
         self.gradients = make_gradient_fn(self.model)
 
@@ -88,7 +90,7 @@ class _Run:
         if resume and not latest:
             raise CheckpointError(f"--resume: no checkpoint in {directory}")
         if latest:
-            checkpoints.restore(self.manager.checkpoint, latest, "the run")
+            checkpoints.restore_run(latest, self.model, self.optimizer, self.state, self.metrics)
             log(f"resumed from {latest}: {int(self.state.epoch.numpy())} epochs done, "
                 f"step {int(self.optimizer.iterations.numpy())}")
         return int(self.state.epoch.numpy())
@@ -132,16 +134,22 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
     config.validate()
     wall_start = time.perf_counter()
     strategy = strategy or tf.distribute.get_strategy()
-    checkpoint_dir = checkpoint_dir or config.checkpoint_dir or os.path.join(logdir, "checkpoints")
-
+    # A checkpoint directory given explicitly is recorded in config.json (absolute, so that
+    # --resume and evaluate.py find it from the logdir, from any working directory).
+    config = config.replace(checkpoint_dir=_absolute(checkpoint_dir or config.checkpoint_dir))
+    checkpoint_dir = config.checkpoint_dir or os.path.join(logdir, "checkpoints")
     # Only the chief keeps what it writes; other workers write to a temporary directory.
     chief = distribute.is_chief(strategy)
-    chief_logdir, logdir = logdir, distribute.write_dir(logdir, strategy)
-    own_checkpoint_dir = checkpoint_dir if chief else os.path.join(logdir, "checkpoints")
-    for directory in (logdir, own_checkpoint_dir):  # an unwritable path fails now, not in an hour
-        tf.io.gfile.makedirs(directory)
+    if chief and not resume and os.path.isfile(os.path.join(logdir, "config.json")):
+        raise CheckpointError(f"{logdir} already holds a run: pass --resume to continue it, "
+                              "or choose a new --logdir")
     data = data if data is not None else sources.load(data_dir)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = _datasets(config, data)
+
+    chief_logdir, logdir = logdir, distribute.write_dir(logdir, strategy)
+    own_checkpoint_dir = checkpoint_dir if chief else os.path.join(logdir, "checkpoints")
+    for directory in (logdir, own_checkpoint_dir):  # an unwritable path fails before training
+        tf.io.gfile.makedirs(directory)
 
     run = _Run(config, own_checkpoint_dir, strategy)
     first_epoch = run.restore_or_start(resume, checkpoint_dir, log)
@@ -173,10 +181,10 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
         progress.finish(validation)
         _end_of_epoch_summaries(config, run, writers, epoch + 1, progress, validation,
                                 last_batch)
-        run.state.record_epoch(epoch + 1, train_loss=progress.loss,
-                               train_accuracy=progress.accuracy,
-                               validation_loss=validation.loss,
-                               validation_accuracy=validation.accuracy)
+        run.state.epoch.assign(epoch + 1)
+        run.metrics.record(train_loss=progress.loss, train_accuracy=progress.accuracy,
+                           validation_loss=validation.loss,
+                           validation_accuracy=validation.accuracy)
         run.manager.save(checkpoint_number=epoch + 1)
 
     profiler.stop()
@@ -191,7 +199,7 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
     metrics = {
         "test_accuracy": test.accuracy,
         "test": {"loss": test.loss, "accuracy": test.accuracy},
-        **run.state.history(),  # the last epoch's, also when it ran before a --resume
+        **run.metrics.as_dict(),  # the last epoch's, also when it ran before a --resume
         "epochs": config.epochs,
         "epochs_run_this_session": config.epochs - first_epoch,
         "steps": int(run.optimizer.iterations.numpy()),
@@ -201,14 +209,30 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
         # Peak resident memory of this process so far (Linux reports KiB).
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    metrics = _json_numbers(metrics)
     with open(os.path.join(logdir, "metrics.json.tmp"), "w") as f:
-        json.dump(metrics, f, indent=2)
+        json.dump(metrics, f, indent=2, allow_nan=False)
     os.replace(os.path.join(logdir, "metrics.json.tmp"), os.path.join(logdir, "metrics.json"))
     for writer in writers.values():
         writer.close()
     if not chief:
         shutil.rmtree(logdir, ignore_errors=True)
     return metrics
+
+
+def _absolute(path):
+    """A local path made absolute; None and URLs (``gs://...``) as they are."""
+    return path if path is None or "://" in path else os.path.abspath(path)
+
+
+def _json_numbers(value):
+    """``value`` with every NaN or infinity (no validation split; a diverged run) as None:
+    strict JSON has no NaN, and ``null`` is what every JSON reader understands."""
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _distribute(run, dataset):
@@ -246,11 +270,13 @@ class _Profiler:
         self.enabled = enabled and session_steps > 0
         self.logdir, self.active = logdir, False
 
-    def at_step(self, step: int) -> None:
+    def before_step(self, step: int) -> None:
         if self.enabled and not self.active and step == self.start:
             tf.profiler.experimental.start(self.logdir)
             self.active = True
-        elif self.active and step >= self.end:
+
+    def after_step(self, step: int) -> None:
+        if self.active and step + 1 >= self.end:
             self.stop()
 
     def stop(self) -> None:
@@ -272,7 +298,7 @@ def _train_one_epoch(config, run, train_step, progress, writer, profiler, datase
     images = labels = None
     for images, labels in dataset:
         step = int(optimizer.iterations.numpy())
-        profiler.at_step(step)
+        profiler.before_step(step)
         if step == 0:
             summaries.input_images(writer, 0, _local(images))
             out = summaries.trace_graph(writer, train_step, images, labels)
@@ -280,6 +306,7 @@ def _train_one_epoch(config, run, train_step, progress, writer, profiler, datase
             out = train_step(images, labels)
         # The global batch: under MultiWorkerMirroredStrategy, `labels` holds this worker's part.
         loss, correct, count = float(out["loss"]), float(out["correct"]), int(out["count"])
+        profiler.after_step(step)
         progress.update(count, loss, correct)
         window_images += count
         step += 1

@@ -65,17 +65,19 @@ def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_si
                 loss = tf.reduce_sum(per_example) / batch
         gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(gradients, variables))
-        return loss, metrics.correct_count(labels, logits), tf.shape(labels)[0]
+        return loss, metrics.correct_count(labels, logits), batch
 
     if jit_compile:
         replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function(input_signature=input_signature or (IMAGES_SPEC, LABELS_SPEC))
     def train_step(images, labels):
-        loss, correct, count = strategy.run(replica_step, args=(images, labels))
+        loss, correct, batch = strategy.run(replica_step, args=(images, labels))
+        # `batch` is already the global count (all-reduced), the same on every replica.
+        count = strategy.experimental_local_results(batch)[0]
         return {"loss": strategy.reduce("sum", loss, axis=None),
                 "correct": tf.cast(strategy.reduce("sum", correct, axis=None), tf.float32),
-                "count": tf.cast(strategy.reduce("sum", count, axis=None), tf.float32)}
+                "count": tf.cast(count, tf.float32)}
 
     return train_step
 

@@ -116,7 +116,9 @@ def trace_graph(writer, function, *args) -> None:
 
 def hparams(writer, values: dict, trial_id: str) -> None:
     """The run's settings for the HParams dashboard, with the metrics to show beside them."""
-    clean = {k: (v if isinstance(v, (bool, int, float, str)) else str(v))
+    # The dashboard takes bools, numbers and strings; None (a setting left at its default,
+    # e.g. steps_per_epoch or checkpoint_dir) is shown as "default".
+    clean = {k: ("default" if v is None else v if isinstance(v, (bool, int, float, str)) else str(v))
              for k, v in values.items()}
     with writer.as_default():
         hp.hparams_config(
