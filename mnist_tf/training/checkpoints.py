@@ -19,6 +19,7 @@ import os
 import tensorflow as tf
 
 from mnist_tf.errors import CheckpointError, first_line
+from mnist_tf.training import config as config_lib
 
 
 class RunState(tf.Module):
@@ -98,16 +99,17 @@ def find_checkpoint(path: str) -> str:
                           "its config.json names)")
 
 
-def _readable_config(directory: str):
-    """The run config in ``<directory>/config.json``; None when there is none or it is unreadable
-    (finding a checkpoint must not depend on it)."""
-    from mnist_tf.training import config as config_lib
-
+def _config_in(directory: str):
+    """The run config in ``<directory>/config.json``, or None when there is none."""
     path = os.path.join(directory, "config.json")
-    if not os.path.isfile(path):
-        return None
+    return config_lib.load(path) if os.path.isfile(path) else None
+
+
+def _readable_config(directory: str):
+    """:func:`_config_in`, with an unreadable config.json as None (finding a checkpoint must
+    not depend on it)."""
     try:
-        return config_lib.load(path)
+        return _config_in(directory)
     except (CheckpointError, OSError):
         return None
 
@@ -146,13 +148,11 @@ def run_config_for(path: str, prefix: str):
     Looks in ``path`` (what the user named: often the run's logdir), beside the
     checkpoint and one level up (``<logdir>/checkpoints/ckpt-3`` → ``<logdir>/config.json``).
     """
-    from mnist_tf.training import config as config_lib
-
     directory = os.path.dirname(prefix)
     for candidate in (path, directory, os.path.dirname(directory)):
-        config_path = os.path.join(candidate, "config.json")
-        if os.path.isfile(config_path):
-            return config_lib.load(config_path)
+        config = _config_in(candidate)
+        if config:
+            return config
     return None
 
 

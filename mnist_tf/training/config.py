@@ -12,6 +12,7 @@ import os
 from typing import Optional
 
 from mnist_tf.errors import CheckpointError, first_line
+from mnist_tf.models import MODELS
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 
@@ -39,8 +40,6 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raises ValueError naming the setting when a value is out of range."""
-        from mnist_tf.models import MODELS
-
         checks = [
             (self.model in MODELS, "model", f"one of {', '.join(sorted(MODELS))}"),
             (self.epochs >= 1, "epochs", "at least 1"),

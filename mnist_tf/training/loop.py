@@ -109,18 +109,18 @@ def _steps_in_epoch(config, n: int) -> int:
     return min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps
 
 
-def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=None,
-                       data_dir: str = None, resume: bool = False, strategy=None,
-                       log=print, export_fn=None, extra_hparams=None) -> dict:
+def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
+                       resume: bool = False, strategy=None, log=print, export_fn=None,
+                       extra_hparams=None) -> dict:
     """Trains ``config.model`` on MNIST, writing TensorBoard logs, checkpoints and metrics.
 
     Args:
       config: the run's hyperparameters (validated here).
       logdir: where the TensorBoard runs, ``config.json`` and ``metrics.json`` go.
-      checkpoint_dir: defaults to ``config.checkpoint_dir``, else ``<logdir>/checkpoints``.
       data: an ``MnistArrays`` to train on; None loads MNIST through the source chain.
       data_dir: passed to the source chain when ``data`` is None.
-      resume: continue from the newest checkpoint in ``checkpoint_dir``.
+      resume: continue from the newest checkpoint in the run's checkpoint directory
+        (``config.checkpoint_dir``, else ``<logdir>/checkpoints``).
       strategy: a ``tf.distribute.Strategy``; None trains on the current device.
       log: where progress messages go (``print`` by default).
       export_fn: ``export_fn(model, directory)`` writes a SavedModel at the end
@@ -134,9 +134,9 @@ def train_and_evaluate(config, logdir: str, checkpoint_dir: str = None, data=Non
     config.validate()
     wall_start = time.perf_counter()
     strategy = strategy or tf.distribute.get_strategy()
-    # A checkpoint directory given explicitly is recorded in config.json (absolute, so that
+    # A checkpoint directory set in the config is recorded in config.json (absolute, so that
     # --resume and evaluate.py find it from the logdir, from any working directory).
-    config = config.replace(checkpoint_dir=_absolute(checkpoint_dir or config.checkpoint_dir))
+    config = config.replace(checkpoint_dir=_absolute(config.checkpoint_dir))
     checkpoint_dir = config.checkpoint_dir or os.path.join(logdir, "checkpoints")
     # Only the chief keeps what it writes; other workers write to a temporary directory.
     chief = distribute.is_chief(strategy)

@@ -114,12 +114,17 @@ def trace_graph(writer, function, *args) -> None:
     return result
 
 
+def _hparam_value(value):
+    """The dashboard takes bools, numbers and strings; None (a setting left at its default,
+    e.g. steps_per_epoch or checkpoint_dir) is shown as "default", anything else as text."""
+    if value is None:
+        return "default"
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
 def hparams(writer, values: dict, trial_id: str) -> None:
     """The run's settings for the HParams dashboard, with the metrics to show beside them."""
-    # The dashboard takes bools, numbers and strings; None (a setting left at its default,
-    # e.g. steps_per_epoch or checkpoint_dir) is shown as "default".
-    clean = {k: ("default" if v is None else v if isinstance(v, (bool, int, float, str)) else str(v))
-             for k, v in values.items()}
+    clean = {k: _hparam_value(v) for k, v in values.items()}
     with writer.as_default():
         hp.hparams_config(
             hparams=[hp.HParam(k) for k in clean],
