@@ -2,6 +2,9 @@
 
 import gzip
 import struct
+import time
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -156,3 +159,55 @@ def test_read_npz_refuses_pickles(tmp_path):
 def test_read_npz_not_a_zip(tmp_path):
     (tmp_path / "mnist.npz").write_bytes(b"not a zip at all")
     one_line_error(lambda: idx.read_npz(tmp_path / "mnist.npz"), tmp_path / "mnist.npz")
+
+
+# --- bounded memory whatever a header claims (issue 16, items 7, 9, 10) ---
+
+def write_gzip_bomb(path, header: bytes, zeros: int) -> None:
+    """A gzip of ``header`` followed by ``zeros`` zero bytes, compressed chunk by chunk."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip container
+    chunk = bytes(1 << 20)
+    with open(path, "wb") as f:
+        f.write(compressor.compress(header))
+        for _ in range(zeros // len(chunk)):
+            f.write(compressor.compress(chunk))
+        f.write(compressor.flush())
+
+
+def bounded(fn, max_bytes=8 << 20, max_seconds=2.0):
+    """Runs ``fn()``; asserts its Python allocation peak and time stay small; returns the peak."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        fn()
+    finally:
+        seconds = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < max_bytes and seconds < max_seconds, (peak, seconds)
+    return peak
+
+
+def test_gzip_bomb_is_never_fully_decompressed(tmp_path):
+    path = tmp_path / "bomb-images-idx3-ubyte.gz"
+    write_gzip_bomb(path, struct.pack(">IIII", 0x803, 1, 28, 28), 200 << 20)  # 200 MB of zeros
+    assert path.stat().st_size < 1 << 20
+    bounded(lambda: one_line_error(lambda: idx.read_idx(path), path, "trailing", "784 bytes"))
+
+
+@pytest.mark.parametrize("suffix", [".gz", ""])
+def test_header_whose_size_overflows_int64(tmp_path, suffix):
+    path = tmp_path / f"x{suffix}"
+    opener = gzip.open if suffix else open
+    with opener(path, "wb") as f:  # 65536**4 == 2**64: wraps to 0 in int64
+        f.write(struct.pack(">HBB4I", 0, 0x08, 4, 65536, 65536, 65536, 65536) + b"\0" * 16)
+    bounded(lambda: one_line_error(lambda: idx.read_idx(path), path, "truncated",
+                                   "[65536, 65536, 65536, 65536]", str(2 ** 64)))
+
+
+def test_gzip_header_claiming_more_than_the_file_can_hold(tmp_path):
+    path = tmp_path / "x.gz"
+    with gzip.open(path, "wb") as f:  # 10**6 images (784 MB) in a file of a few hundred bytes
+        f.write(struct.pack(">IIII", 0x803, 10 ** 6, 28, 28) + bytes(1000))
+    bounded(lambda: one_line_error(lambda: idx.read_idx(path), path, "truncated",
+                                   "[1000000, 28, 28]"))

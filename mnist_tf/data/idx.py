@@ -18,6 +18,7 @@ Keras's ``~/.keras/datasets/mnist.npz`` holds the same arrays under ``x_train``,
 """
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -31,6 +32,8 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20  # bytes read (or decompressed) at a time
+MAX_DEFLATE_RATIO = 1032  # deflate's largest expansion: 258 output bytes per 2 bits of input
 _TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
           0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -44,25 +47,67 @@ class MnistArrays(NamedTuple):
     y_test: np.ndarray
 
 
-def _read_bytes(path) -> bytes:
+def _open(path):
+    """``(binary file object, its size on disk, gzipped?)``; gzipped by magic or by name."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        f = open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, not an IDX file") from None
-    if data.startswith(_GZIP_MAGIC) or path.endswith(".gz"):
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: not a complete gzip file ({e})") from None
-    return data
+    size = os.fstat(f.fileno()).st_size
+    if f.read(2) == _GZIP_MAGIC or path.endswith(".gz"):
+        f.seek(0)
+        return gzip.GzipFile(fileobj=f, mode="rb"), size, True
+    f.seek(0)
+    return f, size, False
+
+
+def check_claim(name, header: int, claimed: int, size: int, compressed: bool, what: str) -> None:
+    """Refuses a header whose ``claimed`` data bytes a file of ``size`` bytes cannot hold.
+
+    A raw file holds exactly ``size - header`` bytes of data; a deflate stream
+    expands at most :data:`MAX_DEFLATE_RATIO` times. Checked before anything the size
+    of the claim is allocated or decompressed.
+    """
+    if not compressed:
+        found = size - header
+        if found != claimed:
+            kind = "truncated" if found < claimed else "trailing bytes after the data"
+            raise DataError(f"{name}: {kind}: {what}, file has {found}")
+    elif header + claimed > size * MAX_DEFLATE_RATIO:
+        raise DataError(f"{name}: truncated: {what}, more than a compressed file of {size} "
+                        f"bytes can hold ({size * MAX_DEFLATE_RATIO} at most)")
+
+
+def read_exactly(f, nbytes: int, name, what: str) -> np.ndarray:
+    """Reads exactly ``nbytes`` from ``f`` in chunks, then makes sure nothing follows.
+
+    At most ``nbytes + 1`` bytes are ever read (or decompressed), whatever the file holds.
+
+    Raises:
+      DataError: (one line naming ``name``) fewer bytes (truncated) or more (trailing).
+    """
+    buffer = np.empty(nbytes, np.uint8)
+    view, done = memoryview(buffer), 0
+    while done < nbytes:
+        got = f.readinto(view[done:done + _CHUNK])
+        if not got:
+            raise DataError(f"{name}: truncated: {what}, file has {done}")
+        done += got
+    if f.read(1):
+        raise DataError(f"{name}: trailing bytes after the data: {what}, file has more")
+    return buffer
 
 
 def read_idx(path) -> np.ndarray:
     """Reads an IDX file; gzipped if it starts with the gzip magic or its name ends ``.gz``.
+
+    Sizes are Python ints (a header's product cannot wrap around), checked against the
+    file's size before the data is read, and a gzipped file is decompressed only up
+    to what its header declares plus one byte: a small file never costs more memory
+    than it could honestly hold.
 
     Args:
       path: the file.
@@ -74,29 +119,34 @@ def read_idx(path) -> np.ndarray:
       DataError: (one line naming ``path``) missing file, bad gzip, bad magic number,
         or a data size that does not match the header (truncated or trailing bytes).
     """
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise DataError(f"{path}: truncated IDX file: {len(data)} bytes, no header")
-    zero, type_code, ndim = struct.unpack(">HBB", data[:4])
+    f, size, compressed = _open(path)
+    try:
+        with f:
+            return _read_idx(f, path, size, compressed)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: not a complete gzip file ({e})") from None
+
+
+def _read_idx(f, path, size: int, compressed: bool) -> np.ndarray:
+    magic = f.read(4)
+    if len(magic) < 4:
+        raise DataError(f"{path}: truncated IDX file: {len(magic)} bytes, no header")
+    zero, type_code, ndim = struct.unpack(">HBB", magic)
     if zero != 0 or type_code not in _TYPES or ndim == 0:
-        raise DataError(f"{path}: bad IDX magic number 0x{data[:4].hex()} (expected "
+        raise DataError(f"{path}: bad IDX magic number 0x{magic.hex()} (expected "
                         f"0x00000803 for images or 0x00000801 for labels)")
     header = 4 + 4 * ndim
-    if len(data) < header:
+    sizes = f.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DataError(f"{path}: truncated IDX header: {ndim} dimensions need {header} "
-                        f"bytes, file has {len(data)}")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
+                        f"bytes, file has {4 + len(sizes)}")
+    shape = struct.unpack(f">{ndim}I", sizes)
     dtype = _TYPES[type_code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header
-    if found != expected:
-        kind = "truncated" if found < expected else "trailing bytes after the data"
-        raise DataError(f"{path}: {kind}: header says {list(shape)} {dtype.name} = {expected} "
-                        f"bytes of data, file has {found}")
-    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-read = read_idx  # short name used by mnist_tf.preprocess
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: never wraps around
+    what = f"header says {list(shape)} {dtype.name} = {expected} bytes of data"
+    check_claim(path, header, expected, size, compressed, what)
+    data = read_exactly(f, expected, path, what)
+    return data.view(dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
 def read_images(path) -> np.ndarray:
