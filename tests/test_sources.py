@@ -135,6 +135,52 @@ def test_keras_npz_before_the_network(empty_home, file_server):
     assert file_server.requests == []
 
 
+def write_bad_keras_npz(path, kind):
+    """A Keras cache that must be refused: a renamed .npy, a huge claim, or no images."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tiny = write_tiny_mnist(path.parent / "tiny").arrays._asdict()
+    if kind == "plain npy":
+        np.save(path.parent / "x.npy", tiny["x_train"])
+        os.replace(path.parent / "x.npy", path)
+    elif kind == "1e11 images":
+        with zipfile.ZipFile(path, "w") as archive:
+            for key, value in tiny.items():
+                with archive.open(f"{key}.npy", "w") as f:
+                    if key == "x_train":  # the header claims 10**11 images, 30 follow
+                        np.lib.format.write_array_header_1_0(
+                            f, {"descr": "|u1", "fortran_order": False,
+                                "shape": (10 ** 11, 28, 28)})
+                        f.write(value.tobytes())
+                    else:
+                        np.lib.format.write_array(f, value)
+    else:  # zero images
+        np.savez(path, **dict(tiny, x_train=tiny["x_train"][:0], y_train=tiny["y_train"][:0]))
+
+
+@pytest.mark.parametrize("kind", ["plain npy", "1e11 images", "zero images"])
+def test_bad_keras_npz_is_passed_over(empty_home, file_server, kind):
+    npz_path = empty_home / "keras" / "datasets" / "mnist.npz"
+    write_bad_keras_npz(npz_path, kind)
+    tiny = write_tiny_mnist(empty_home / "served")
+    serve(file_server, tiny)
+    got = sources.load(mirrors=[file_server.url], wheel_fetcher=no_wheel,
+                       checksum_table=tiny.table)
+    assert_arrays_equal(got, tiny.arrays)  # the chain moved on to the mirror
+    message = one_line_error(lambda: sources.load(mirrors=[], wheel_fetcher=no_wheel,
+                                                  checksum_table={"absent": None}),
+                             "Keras cache", npz_path)
+    assert {"plain npy": "npz", "1e11 images": "[x_train]: truncated",
+            "zero images": "[x_train]: no images"}[kind] in message
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_data_dir_with_zero_images_is_an_error(tmp_path, split):
+    tiny = write_tiny_mnist(tmp_path, **{f"n_{split}": 0})
+    name = checksums.TRAIN_IMAGES if split == "train" else checksums.TEST_IMAGES
+    one_line_error(lambda: sources.load(tmp_path, checksum_table=tiny.table),
+                   tmp_path / name, "no images")
+
+
 def serve(server, tiny):
     for name in tiny.table:
         server.files[name] = (tiny.dir / name).read_bytes()

