@@ -56,7 +56,7 @@ class Conv2D(Layer):
                            self.use_bias, dtype)
 
     def _call(self, x, training):
-        y = tf.nn.conv2d(x, self.kernel, strides=self.strides, padding=self.padding)
+        y = tf.nn.conv2d(x, self.autocast(self.kernel), strides=self.strides, padding=self.padding)
         if self.bias is not None:
-            y = y + self.bias
+            y = y + self.autocast(self.bias)
         return self.activation(y)

@@ -42,9 +42,9 @@ class Dense(Layer):
 
     def _call(self, x, training):
         if x.shape.rank == 2:
-            y = tf.matmul(x, self.kernel)
+            y = tf.matmul(x, self.autocast(self.kernel))
         else:  # [..., n_in]: contract the last axis only
-            y = tf.tensordot(x, self.kernel, axes=[[x.shape.rank - 1], [0]])
+            y = tf.tensordot(x, self.autocast(self.kernel), axes=[[x.shape.rank - 1], [0]])
         if self.bias is not None:
-            y = y + self.bias
+            y = y + self.autocast(self.bias)
         return self.activation(y)

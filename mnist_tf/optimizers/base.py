@@ -64,11 +64,25 @@ class Optimizer(tf.Module):
                     self.slots[slot].append(tf.Variable(tf.zeros(var.shape, var.dtype),
                                                         trainable=False, name=f"{base}_{slot}"))
 
-    def apply_gradients(self, grads_and_vars):
+    def scale_loss(self, loss):
+        """The loss to differentiate: ``loss`` itself (a ``LossScaleOptimizer`` multiplies it).
+
+        So a training step can always write ``tape.gradient(optimizer.scale_loss(loss), θ)``,
+        as Keras 3's optimizers allow.
+        """
+        return loss
+
+    def apply_gradients(self, grads_and_vars, skip_gradients_aggregation=False):
         """θ ← θ + Δθ for each (gradient, variable) pair; ``None`` gradients are skipped.
 
         Its ops sit in a name scope of the optimizer's name (``adam/``), so the
         training step's graph in TensorBoard shows the update as one box.
+
+        Args:
+          grads_and_vars: (gradient, variable) pairs.
+          skip_gradients_aggregation: the gradients are already summed across
+            replicas (Keras 2's argument): a ``LossScaleOptimizer`` sums them
+            once, before its finiteness test, and must not have them summed twice.
         """
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
@@ -76,11 +90,12 @@ class Optimizer(tf.Module):
         grads, variables = zip(*pairs)
         self.build(variables)
         with tf.name_scope(self.name):
+            if not skip_gradients_aggregation:
+                grads = sum_across_replicas(list(grads))
             self._apply(grads, variables)
 
     def _apply(self, grads, variables):
-        """The update of `apply_gradients`, inside its name scope."""
-        grads = _sum_across_replicas(list(grads))
+        """The update of `apply_gradients` (gradients already summed), inside its name scope."""
         t = self.iterations + 1
         for g, var in zip(grads, variables):
             i = self._variable_refs.index(var.ref())
@@ -97,7 +112,7 @@ class Optimizer(tf.Module):
         raise NotImplementedError
 
 
-def _sum_across_replicas(grads):
+def sum_across_replicas(grads):
     """Σ over replicas when called in the replica context of a strategy with more than one."""
     if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
         return grads
