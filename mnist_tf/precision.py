@@ -28,10 +28,15 @@ softmax cross-entropy (``cast_logits``): log Σ exp(z) in bfloat16 would lose th
 small probabilities' information to a 2⁻⁸ rounding of the sum, and float16's
 exp overflows past z ≈ 11. The training step for a mixed policy therefore is::
 
-    logits = cast_logits(model(images, training=True))     # float32 [B, 10]
-    loss   = Σ_b CE(y_b, logits_b) / N                      # float32
-    grads  = tape.gradient(optimizer.scale_loss(loss), θ)   # float32, like θ
-    optimizer.apply_gradients(zip(grads, θ))                # unscales (float16)
+    with tf.GradientTape() as tape:
+        logits = cast_logits(model(images, training=True))  # float32 [B, 10]
+        loss   = Σ_b CE(y_b, logits_b) / N                   # float32
+        scaled = optimizer.scale_loss(loss)                  # S·loss (float16), else loss
+    grads = tape.gradient(scaled, θ)                         # float32, like θ
+    optimizer.apply_gradients(zip(grads, θ))                 # unscales, may skip (float16)
+
+``scale_loss`` must run inside the tape: outside it the tape never saw the
+product and every gradient is None.
 
 Speed: a CPU gains from bfloat16 only with native bfloat16 dot products
 (AVX512-BF16's ``vdpbf16ps`` or AMX tiles); elsewhere oneDNN converts to

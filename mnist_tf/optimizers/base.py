@@ -67,8 +67,8 @@ class Optimizer(tf.Module):
     def scale_loss(self, loss):
         """The loss to differentiate: ``loss`` itself (a ``LossScaleOptimizer`` multiplies it).
 
-        So a training step can always write ``tape.gradient(optimizer.scale_loss(loss), θ)``,
-        as Keras 3's optimizers allow.
+        So a training step can always compute ``scaled = optimizer.scale_loss(loss)``
+        inside its tape and differentiate ``scaled``, as Keras 3's optimizers allow.
         """
         return loss
 
