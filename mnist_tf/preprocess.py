@@ -6,7 +6,9 @@ by their centre of mass. A photo or a drawing of a digit goes through the same
 steps here, so that the network sees what it was trained on:
 
 1. **Decode** with ``tf.io.read_file`` + ``tf.io.decode_image`` (PNG, JPEG, GIF's
-   first frame, BMP) to uint8 [H, W, C].
+   first frame, BMP, still WebP) to uint8 [H, W, C], after the header's size is
+   checked: images over ``MAX_PIXELS`` (40 megapixels, frames included) are refused
+   before anything is decoded.
 2. **Grayscale** in [0, 1]: an alpha channel is composited on white paper,
    ``g ← a·g + (1 − a)``; colour becomes luma (``tf.image.rgb_to_grayscale``).
 3. **Ink**: MNIST is light ink (1) on a dark field (0). The background is the
@@ -53,26 +55,43 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from mnist_tf import image_header
 from mnist_tf.errors import DataError, first_line
 
 SIZE = 28
 BOX = 20
 CENTER = 14.0
 THRESHOLD = 0.05
+MAX_PIXELS = 40_000_000  # width x height (x frames): larger images are refused before decoding
+FORMATS_TEXT = ", ".join(image_header.FORMATS[:-1]) + f" or still {image_header.FORMATS[-1]}"
 IDX_TYPES = (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E)  # uint8, int8, int16, int32, float32, float64
 
 
 def read_image(path: str) -> np.ndarray:
-    """Decodes an image file to uint8 [H, W, C] (C = 1, 2, 3 or 4).
+    """Decodes an image file to uint8 [H, W, C] (C = 1, 2, 3 or 4); GIF: its first frame.
+
+    The header is read first (:mod:`mnist_tf.image_header`): only the formats of
+    :data:`FORMATS` are decoded, and only up to :data:`MAX_PIXELS`.
 
     Raises:
-      DataError: the file is missing, unreadable, or not an image TensorFlow decodes.
+      DataError: the file is missing, not one of :data:`FORMATS`, larger than
+        :data:`MAX_PIXELS`, or not decodable.
     """
+    try:
+        size = image_header.read(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    if size is None:
+        raise DataError(f"{path}: not an image file this program reads (expected "
+                        f"{FORMATS_TEXT})")
+    if size.pixels > MAX_PIXELS:
+        frames = f" x {size.frames} frames" if size.frames > 1 else ""
+        raise DataError(f"{path}: {size.format} of {size.width}x{size.height}{frames} = "
+                        f"{size.pixels:,} pixels, over the limit of {MAX_PIXELS:,}: scale it "
+                        f"down (a digit needs only 28x28)")
     try:
         data = tf.io.read_file(path)
         image = tf.io.decode_image(data, expand_animations=False, dtype=tf.uint8)
-    except tf.errors.NotFoundError:
-        raise DataError(f"{path}: no such file") from None
     except tf.errors.OpError as e:
         raise DataError(f"{path}: not an image TensorFlow can decode ({first_line(e)})") from None
     return image.numpy()
@@ -191,7 +210,8 @@ def load_digits(path: str, threshold: float = THRESHOLD):
 
     Raises:
       DataError: (one line naming ``path``) missing, unreadable, not an image,
-        blank, an IDX labels file, or IDX images that are not uint8 28x28.
+        over :data:`MAX_PIXELS`, blank, an IDX labels file, IDX images that are not
+        uint8 28x28, or none.
     """
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, not an image file")
@@ -207,4 +227,6 @@ def load_digits(path: str, threshold: float = THRESHOLD):
     if array.ndim != 3 or array.shape[1:] != (SIZE, SIZE) or array.dtype != np.uint8:
         raise DataError(f"{path}: IDX {array.dtype} {list(array.shape)}: expected uint8 "
                         f"images [N, {SIZE}, {SIZE}]")
+    if not len(array):
+        raise DataError(f"{path}: an IDX images file with no images (expected at least one)")
     return array, True

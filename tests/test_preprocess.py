@@ -216,3 +216,18 @@ def test_test_digits_as_png_are_classified(trained_run, mnist, tmp_path, variant
     print(f"{variant}: accuracy {accuracy:.4f} on {len(digits)} PNGs (raw digits {raw:.4f})")
     assert accuracy >= 0.98, (variant, accuracy, raw)
 
+
+
+@pytest.mark.parametrize("shape, fragment", [
+    ((0, 28, 28), "no images"),
+    ((65536,) * 4, "truncated"),  # 2**64 bytes: wrapped to 0 in int64, then a reshape crash
+])
+def test_bad_idx_images_are_one_line_errors(tmp_path, shape, fragment):
+    import struct
+
+    path = str(tmp_path / "x-idx3-ubyte")
+    with open(path, "wb") as f:
+        f.write(struct.pack(f">HBB{len(shape)}I", 0, 0x08, len(shape), *shape))
+    with pytest.raises(DataError, match=f"{path}: .*{fragment}") as error:
+        preprocess.load_digits(path)
+    assert "\n" not in str(error.value)
