@@ -24,6 +24,16 @@ feeds log p to the same formula as logits — so it also renormalises:
 L = log Σ_j clip(p_j) − log clip(p_y). We do exactly that. (Keras additionally
 recovers the logits when ``p`` is literally the output of a Keras softmax
 layer; we never need that: our models output logits.)
+
+Label smoothing (Szegedy et al. 2016, https://arxiv.org/abs/1512.00567) trains
+towards q = (1 − ε)·onehot(y) + ε/C instead of onehot(y), which keeps the
+logits from growing without bound to make p_y → 1. With s = z − m::
+
+    L = −Σ_j q_j log p_j = (1 − ε)·(lse − s_y) + ε·(lse − mean_j s_j),   lse = log Σ_j exp(s_j)
+    ∂L/∂z = p − q
+
+Keras offers it on one-hot labels, ``CategoricalCrossentropy(label_smoothing=ε)``;
+here it takes class ids, without building the [B, C] one-hot matrix.
 """
 
 import tensorflow as tf
@@ -39,7 +49,8 @@ def sparse_labels(y_true, output) -> tf.Tensor:
     return labels
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1) -> tf.Tensor:
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1,
+                                    label_smoothing=0.0) -> tf.Tensor:
     """Per-example cross-entropy, as ``keras.losses.sparse_categorical_crossentropy``.
 
     Args:
@@ -47,6 +58,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1) 
       y_pred: logits (``from_logits=True``) or probabilities [B, C].
       from_logits: False by default, as Keras; our models output logits, so pass True.
       axis: the class axis; only the last is supported (as Keras's TF backend).
+      label_smoothing: ε in [0, 1]: the targets become (1 − ε)·onehot + ε/C (as Keras's
+        ``CategoricalCrossentropy(label_smoothing=ε)`` on one-hot labels); 0 by default.
 
     Returns:
       The loss of each example, [B], in the dtype of ``y_pred``.
@@ -54,24 +67,27 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1) 
     y_pred = tf.convert_to_tensor(y_pred)
     if axis not in (-1, y_pred.shape.rank - 1):
         raise ValueError(f"only axis=-1 (the last) is supported, got axis={axis}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     labels = sparse_labels(y_true, y_pred)
     z = y_pred if from_logits else tf.math.log(tf.clip_by_value(y_pred, EPSILON, 1 - EPSILON))
     shifted = z - tf.stop_gradient(tf.reduce_max(z, axis=-1, keepdims=True))
     log_sum_exp = tf.math.log(tf.reduce_sum(tf.exp(shifted), axis=-1))
-    return log_sum_exp - tf.gather(shifted, labels, batch_dims=labels.shape.rank)
+    nll = log_sum_exp - tf.gather(shifted, labels, batch_dims=labels.shape.rank)
+    if not label_smoothing:
+        return nll
+    uniform = log_sum_exp - tf.reduce_mean(shifted, axis=-1)  # −(1/C) Σ_j log p_j
+    return (1.0 - label_smoothing) * nll + label_smoothing * uniform
 
 
-def mean_sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1) -> tf.Tensor:
-    """The batch mean of :func:`sparse_categorical_crossentropy`: a scalar (Keras's default reduction)."""
-    return tf.reduce_mean(sparse_categorical_crossentropy(y_true, y_pred, from_logits, axis))
-
-
-def scaled_sparse_categorical_crossentropy(y_true, logits, global_batch_size) -> tf.Tensor:
+def scaled_sparse_categorical_crossentropy(y_true, logits, global_batch_size,
+                                           label_smoothing=0.0) -> tf.Tensor:
     """Σ_b L_b / N for the N examples of the *global* batch: a scalar, for ``tf.distribute``.
 
     Each replica sees B = N / R examples; dividing its sum by N (not B) makes the
     gradients summed across the R replicas equal the gradient of the mean over
     the whole batch, which is what one device would compute.
     """
-    per_example = sparse_categorical_crossentropy(y_true, logits, from_logits=True)
+    per_example = sparse_categorical_crossentropy(y_true, logits, from_logits=True,
+                                                  label_smoothing=label_smoothing)
     return tf.reduce_sum(per_example) / tf.cast(global_batch_size, per_example.dtype)

@@ -1,4 +1,5 @@
-"""Sparse categorical cross-entropy against keras.losses.sparse_categorical_crossentropy."""
+"""Sparse categorical cross-entropy against keras.losses.sparse_categorical_crossentropy,
+and with label smoothing against keras.losses.CategoricalCrossentropy(label_smoothing=...)."""
 
 import mnist_tf  # noqa: F401
 
@@ -91,12 +92,50 @@ def test_labels_of_shape_b_by_1_and_float64():
 def test_mean_and_scaled_forms():
     labels, logits = _batch()
     per_example = losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    mean = losses.mean_sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    np.testing.assert_allclose(mean, np.mean(per_example), rtol=1e-6)
     keras_mean = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
-    np.testing.assert_allclose(mean, keras_mean, rtol=1e-6)
+    np.testing.assert_allclose(np.mean(per_example), keras_mean, rtol=1e-6)
     scaled = losses.scaled_sparse_categorical_crossentropy(labels[:8], logits[:8], 32)
     np.testing.assert_allclose(scaled, np.sum(per_example[:8]) / 32, rtol=1e-6)
+    smoothed = losses.sparse_categorical_crossentropy(labels, logits, True, label_smoothing=0.1)
+    scaled = losses.scaled_sparse_categorical_crossentropy(labels, logits, 64, label_smoothing=0.1)
+    np.testing.assert_allclose(scaled, np.sum(smoothed) / 64, rtol=1e-6)
+
+
+def _keras_smoothed(labels, y_pred, epsilon, from_logits):
+    """Keras's categorical cross-entropy of one-hot labels with label smoothing ε."""
+    y_pred = tf.convert_to_tensor(y_pred)
+    one_hot = tf.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
+    return keras.losses.categorical_crossentropy(one_hot, y_pred, from_logits=from_logits,
+                                                 label_smoothing=epsilon)
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 0.1, 0.3, 1.0])
+@pytest.mark.parametrize("scale", [0.1, 3.0, 30.0])
+def test_label_smoothing_matches_keras_categorical_crossentropy(epsilon, scale):
+    labels, logits = _batch(scale=scale)
+    ours, g = _loss_and_grad(losses.sparse_categorical_crossentropy, labels, logits,
+                             from_logits=True, label_smoothing=epsilon)
+    theirs, k_g = _loss_and_grad(lambda y, z: _keras_smoothed(y, z, epsilon, True), labels, logits)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(g, k_g, atol=1e-6)
+    q = (1 - epsilon) * np.eye(10)[labels] + epsilon / 10
+    np.testing.assert_allclose(g, tf.nn.softmax(logits) - q, atol=1e-6)  # ∂L/∂z = p − q
+    keras_mean = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=epsilon)(
+        np.eye(10, dtype=np.float32)[labels], logits)
+    np.testing.assert_allclose(np.mean(ours), keras_mean, rtol=1e-5)
+
+
+def test_label_smoothing_in_float64_and_on_probabilities():
+    labels, logits = _batch()
+    logits = logits.astype(np.float64)
+    ours = losses.sparse_categorical_crossentropy(labels, logits, True, label_smoothing=0.1)
+    np.testing.assert_allclose(ours, _keras_smoothed(labels, logits, 0.1, True), rtol=1e-13)
+    probs = tf.nn.softmax(logits.astype(np.float32) / 3).numpy()
+    np.testing.assert_allclose(losses.sparse_categorical_crossentropy(labels, probs,
+                                                                      label_smoothing=0.1),
+                               _keras_smoothed(labels, probs, 0.1, False), rtol=1e-5)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        losses.sparse_categorical_crossentropy(labels, logits, True, label_smoothing=1.5)
 
 
 def test_only_the_last_axis():
