@@ -7,10 +7,16 @@ Usage in a binary::
     if __name__ == "__main__":
         _app.run(main)
 
-A bad flag value, any :class:`mnist_tf.errors.MnistTfError` (bad data file,
-missing GPU, no checkpoint), or an unusable path (``OSError``, or TensorFlow's
-``OpError`` from ``tf.io.gfile``) prints ``error: <one line>`` on stderr and exits
-with status 2 (flags) or 1 (everything else).
+A bad flag value (or a :class:`mnist_tf.errors.SettingError`, the library's
+word for a setting out of range, shown as the flag of that name), any
+:class:`mnist_tf.errors.MnistTfError` (bad data file, missing GPU, no
+checkpoint), or an unusable path (``OSError``, or TensorFlow's ``OpError`` from
+``tf.io.gfile``) prints ``error: <one line>`` on stderr and exits with status 2
+(flags and settings) or 1 (everything else).
+
+TensorFlow's start-up noise is kept off the terminal here, not in the library:
+``TF_CPP_MIN_LOG_LEVEL=3`` and an import with stderr closed. ``--verbosity=1``
+(or ``TF_CPP_MIN_LOG_LEVEL=0`` in the environment) brings all of it back.
 """
 
 import os
@@ -31,21 +37,44 @@ def _wants_tensorflow_logs(argv) -> bool:
     return False
 
 
-if _wants_tensorflow_logs(sys.argv):
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with file descriptor 2 pointed at /dev/null; on failure, again with
+    it open, so that the reason is seen. A few lines (CUDA probing, oneDNN banners) are
+    printed by TensorFlow's C++ code before its logging starts, where no setting reaches them.
+    """
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+        failed = False
+    except Exception:  # re-raised below with its message visible
+        failed = True
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    if failed:
+        import tensorflow  # noqa: F401,F811
+
+
+if _wants_tensorflow_logs(sys.argv) or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-
-import mnist_tf  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
-
-if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
+else:
+    # 3: errors too, e.g. the "failed call to cuInit" of a machine without a GPU, which a
+    # caller's own TF_CPP_MIN_LOG_LEVEL=2 would let through. Our errors are our own lines.
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     # TensorFlow's Python-side INFO/WARNING chatter (checkpoint sharding, retracing notes).
-    import logging  # noqa: E402
+    import logging
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    _import_tensorflow_quietly()
+
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
-from mnist_tf.errors import MnistTfError, first_line  # noqa: E402
+from mnist_tf.errors import MnistTfError, SettingError, first_line  # noqa: E402
 
 
 def fail(message: str, status: int = 1):
@@ -71,6 +100,8 @@ def run(main):
             absl_logging.set_verbosity(absl_logging.WARNING)
         try:
             main(argv)  # absl exits with whatever main returns: keep it None (status 0)
+        except SettingError as e:  # the library names its settings; here they are flags
+            fail(f"--{e.setting} {e.problem}", status=2)
         except MnistTfError as e:
             fail(str(e))
         except OSError as e:  # disk full, permission denied, unreadable path

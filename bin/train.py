@@ -18,7 +18,9 @@ from absl import flags
 
 from mnist_tf import devices, distribute, export, models
 from mnist_tf.errors import first_line
-from mnist_tf.training import TrainConfig, config as config_lib, default_logdir, train_and_evaluate
+from mnist_tf.optimizers import OPTIMIZERS
+from mnist_tf.training import (TrainConfig, default_logdir, newest_run, run_config,
+                               train_and_evaluate)
 
 DEFAULTS = TrainConfig()
 FLAGS = flags.FLAGS
@@ -32,7 +34,7 @@ flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Passes over the training set.")
 flags.DEFINE_integer("batch_size", DEFAULTS.batch_size,
                      "Images per training step (the global batch under --strategy).")
 flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "The optimizer's learning rate.")
-flags.DEFINE_enum("optimizer", DEFAULTS.optimizer, config_lib.OPTIMIZERS,
+flags.DEFINE_enum("optimizer", DEFAULTS.optimizer, OPTIMIZERS,
                   "adam (Keras's Adam), sgd (plain), or momentum (SGD with --momentum).")
 flags.DEFINE_float("momentum", DEFAULTS.momentum, "Momentum for --optimizer=momentum.")
 flags.DEFINE_integer("seed", DEFAULTS.seed,
@@ -70,34 +72,16 @@ flags.DEFINE_bool("export", DEFAULTS.export, "Write a SavedModel into <logdir>/e
 CONFIG_FLAGS = [f.name for f in dataclasses.fields(TrainConfig) if f.name in FLAGS]
 
 
-def _newest_run(root: str = "logs") -> str:
-    """The run under ``root`` whose config.json was written last (whatever the runs are named)."""
-    configs = [os.path.join(root, d, "config.json")
-               for d in (os.listdir(root) if os.path.isdir(root) else [])]
-    configs = [path for path in configs if os.path.isfile(path)]
-    if not configs:
-        _app.fail(f"--resume: no run with a config.json under {root}/; pass --logdir")
-    return os.path.dirname(max(configs, key=os.path.getmtime))
-
-
 def _config_and_logdir():
     """The run's config and logdir: from flags, or from the saved run when resuming."""
-    explicit = {name: FLAGS[name].value for name in CONFIG_FLAGS}
-    if FLAGS.resume:
-        logdir = FLAGS.logdir or _newest_run()
-        saved_path = os.path.join(logdir, "config.json")
-        if not os.path.isfile(saved_path):
-            _app.fail(f"--resume: {saved_path} not found (is --logdir a run directory?)")
-        config = config_lib.load(saved_path)
-        overrides = {name: value for name, value in explicit.items() if FLAGS[name].present}
-        config = config.replace(**overrides)
-    else:
-        logdir = FLAGS.logdir or default_logdir()
-        config = TrainConfig(**explicit)
-    try:
-        return config.validate(), logdir
-    except ValueError as e:
-        _app.fail(str(e), status=2)
+    logdir = FLAGS.logdir
+    if FLAGS.resume and not logdir:
+        logdir = newest_run()
+        print(f"resuming the newest run: {logdir}")
+    logdir = logdir or default_logdir()
+    settings = {name: FLAGS[name].value for name in CONFIG_FLAGS}
+    given = [name for name in CONFIG_FLAGS if FLAGS[name].present]
+    return run_config(logdir, FLAGS.resume, settings, given), logdir
 
 
 def main(argv):

@@ -1,7 +1,7 @@
 """Choosing the device a run uses: ``auto``, ``cpu`` or ``gpu``.
 
 ``cpu`` hides every GPU from TensorFlow (so nothing is placed there by
-accident); ``gpu`` demands one and fails with a one-line :class:`DeviceError`
+accident); ``gpu`` demands one and fails with a one-line :class:`~mnist_tf.errors.SettingError`
 when none is visible; ``auto`` takes the first GPU when there is one.
 ``split_cpu(n)`` turns the one physical CPU into ``n`` logical devices so that
 ``tf.distribute.MirroredStrategy`` can be tried without GPUs.
@@ -12,7 +12,7 @@ first op), which is why the binaries call them first.
 
 import tensorflow as tf
 
-from mnist_tf.errors import DeviceError
+from mnist_tf.errors import SettingError
 
 DEVICE_CHOICES = ("auto", "cpu", "gpu")
 
@@ -27,15 +27,15 @@ def select_device(kind: str = "auto") -> str:
       A device string such as ``"/GPU:0"`` or ``"/CPU:0"``.
     """
     if kind not in DEVICE_CHOICES:
-        raise DeviceError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {kind!r}")
+        raise SettingError("device", f"must be one of {', '.join(DEVICE_CHOICES)}, got {kind!r}")
     gpus = tf.config.list_physical_devices("GPU")
     if kind == "cpu":
         if gpus:
             tf.config.set_visible_devices([], "GPU")
         return "/CPU:0"
     if kind == "gpu" and not gpus:
-        raise DeviceError("--device=gpu but TensorFlow sees no GPU on this machine "
-                          "(install a CUDA build of TensorFlow, or use --device=cpu or auto)")
+        raise SettingError("device", "is gpu but TensorFlow sees no GPU on this machine "
+                                     "(install a CUDA build of TensorFlow, or use cpu or auto)")
     if gpus:
         for gpu in gpus:
             # Grow GPU memory as needed instead of reserving all of it up front.
@@ -47,7 +47,7 @@ def select_device(kind: str = "auto") -> str:
 def split_cpu(num_devices: int) -> list:
     """Splits the physical CPU into ``num_devices`` logical devices; returns their names."""
     if num_devices < 1:
-        raise DeviceError(f"--num_cpu_devices must be at least 1, got {num_devices}")
+        raise SettingError("num_cpu_devices", f"must be at least 1, got {num_devices}")
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])

@@ -26,7 +26,7 @@ import tempfile
 import tensorflow as tf
 
 from mnist_tf import devices
-from mnist_tf.errors import MnistTfError
+from mnist_tf.errors import MnistTfError, SettingError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -38,7 +38,7 @@ class DistributeError(MnistTfError):
 def _check_tf_config() -> dict:
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        raise DistributeError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+        raise DistributeError("the multi_worker strategy needs the TF_CONFIG environment variable "
                               '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
                               '"task": {"type": "worker", "index": 0}})')
     try:
@@ -77,7 +77,7 @@ def make_strategy(kind: str = "default", num_cpu_devices: int = 0,
         _check_tf_config()
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds)
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    raise DistributeError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {kind!r}")
+    raise SettingError("strategy", f"must be one of {', '.join(STRATEGIES)}, got {kind!r}")
 
 
 def is_chief(strategy) -> bool:

@@ -11,16 +11,20 @@ class DataError(MnistTfError):
     """A data file or directory is missing, malformed or fails its checksum."""
 
 
-class DeviceError(MnistTfError):
-    """The requested device is not available on this machine."""
-
-
 class CheckpointError(MnistTfError):
     """No usable checkpoint where one was expected."""
 
 
-class ConfigError(MnistTfError, ValueError):
-    """A setting is out of range for the data it is used with (e.g. a split that leaves nothing)."""
+class SettingError(MnistTfError, ValueError):
+    """A setting's value is not allowed: ``SettingError("epochs", "must be at least 1, got 0")``.
+
+    The library names its settings; ``bin/`` shows each as the flag of the same
+    name (``--epochs must be at least 1, got 0``).
+    """
+
+    def __init__(self, setting: str, problem: str):
+        super().__init__(f"{setting} {problem}")
+        self.setting, self.problem = setting, problem
 
 
 def first_line(error: BaseException, limit: int = 200) -> str:

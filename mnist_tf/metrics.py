@@ -1,4 +1,4 @@
-"""Classification metrics: accuracy, correct counts (to add up across batches), confusion matrix.
+"""Classification metrics: correct counts (to add up across batches, then divide), confusion matrix.
 
 The predicted class is argmax_j z_j; softmax is monotonic, so logits and
 probabilities give the same prediction and the same accuracy::
@@ -12,21 +12,15 @@ import tensorflow as tf
 from mnist_tf.losses import sparse_labels
 
 
-def _correct(y_true, logits) -> tf.Tensor:
-    """[B] float32: 1 where the arg-max class equals the label."""
+def correct_count(y_true, logits) -> tf.Tensor:
+    """Number of correct predictions, a float32 scalar (exact up to 2**24), to sum across batches.
+
+    Divided by the batch size it is ``keras.metrics.sparse_categorical_accuracy``
+    averaged over the batch; logits or probabilities give the same count.
+    """
     logits = tf.convert_to_tensor(logits)
     predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    return tf.cast(tf.equal(predicted, sparse_labels(y_true, logits)), tf.float32)
-
-
-def correct_count(y_true, logits) -> tf.Tensor:
-    """Number of correct predictions, a float32 scalar (exact up to 2**24), to sum across batches."""
-    return tf.reduce_sum(_correct(y_true, logits))
-
-
-def accuracy(y_true, logits_or_probs) -> tf.Tensor:
-    """Fraction correct in [0, 1], a float32 scalar (``keras.metrics.sparse_categorical_accuracy`` averaged)."""
-    return tf.reduce_mean(_correct(y_true, logits_or_probs))
+    return tf.reduce_sum(tf.cast(tf.equal(predicted, sparse_labels(y_true, logits)), tf.float32))
 
 
 def confusion_matrix(y_true, y_pred_classes, num_classes=10) -> tf.Tensor:

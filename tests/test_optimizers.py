@@ -1,12 +1,5 @@
 """SGD (plain, momentum, Nesterov) and Adam against Keras 3 over 100 steps; state; tf.distribute."""
 
-import mnist_tf  # noqa: F401
-
-import json
-import subprocess
-import sys
-import textwrap
-
 import keras
 import numpy as np
 import pytest
@@ -139,63 +132,3 @@ def test_tf_function_equals_eager_and_none_gradients_are_skipped():
     np.testing.assert_array_equal(eager[0][0], graph[0][0])
     np.testing.assert_array_equal(graph[0][1], [3.0])
     assert eager[1] == graph[1] == 5
-
-
-MIRRORED_SCRIPT = textwrap.dedent("""
-    import json
-    import mnist_tf
-    import numpy as np
-    import tensorflow as tf
-    from mnist_tf import devices, losses, models, optimizers
-
-    strategy = tf.distribute.MirroredStrategy(devices.split_cpu(2))
-    rng = np.random.default_rng(0)
-    images = rng.random((128, 28, 28, 1), dtype=np.float32)
-    labels = rng.integers(0, 10, 128).astype(np.int32)
-
-    def train(strategy, make_optimizer, dropout_rate=0.0):
-        with strategy.scope():
-            model = models.build(models.keras_example_cnn(seed=3, dropout_rate=dropout_rate))
-            optimizer = make_optimizer()
-            optimizer.build(model.trainable_variables)
-        variables = model.trainable_variables
-
-        def replica_step(x, y):
-            with tf.GradientTape() as tape:
-                loss = losses.scaled_sparse_categorical_crossentropy(
-                    y, model(x, training=True), 64)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-
-        step = tf.function(lambda x, y: strategy.run(replica_step, args=(x, y)))
-        dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(64)
-        for x, y in strategy.experimental_distribute_dataset(dataset):
-            step(x, y)
-        copies = [strategy.experimental_local_results(v) for v in variables]
-        spread = max(float(np.max(np.abs(c[0].numpy() - c[-1].numpy()))) for c in copies)
-        return [v.numpy() for v in variables], int(optimizer.iterations.numpy()), spread
-
-    result = {"replicas": strategy.num_replicas_in_sync}
-    for name, make in [("adam", lambda: optimizers.Adam(1e-3)),
-                       ("nesterov", lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True))]:
-        mirrored, steps, spread = train(strategy, make)
-        single, _, _ = train(tf.distribute.get_strategy(), make)
-        result[name] = {"steps": steps, "spread": spread, "max_difference": max(
-            float(np.max(np.abs(a - b))) for a, b in zip(mirrored, single))}
-    _, _, spread = train(strategy, lambda: optimizers.Adam(1e-3), dropout_rate=0.5)
-    result["dropout_spread"] = spread
-    print(json.dumps(result))
-""")
-
-
-def test_mirrored_step_equals_single_device_step():
-    """Two logical CPUs (set before TensorFlow starts, hence a fresh process)."""
-    done = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["replicas"] == 2
-    for name in ("adam", "nesterov"):
-        assert result[name]["steps"] == 2
-        assert result[name]["spread"] == 0.0  # the replicas' copies stay identical
-        assert result[name]["max_difference"] <= 1e-5, result
-    assert result["dropout_spread"] == 0.0

@@ -62,11 +62,14 @@ def test_train_scalars_histograms_images_and_graph(logdir):
     names = [node.name for node in step_graph.pre_optimization_graph.node]
     assert sum(name.startswith("adam/") for name in names) > 100
     assert any(name.startswith("loss/") for name in names)
+    assert any(name.startswith("step_metrics/") for name in names)
     assert not [n for n in names if n.split("_")[0] in ("AssignVariableOp", "AssignAddVariableOp")]
 
-    # learning rate logged as set; step losses fall
+    # learning rate logged as set; step losses (means over log_every steps) fall
     lr = [tf.make_ndarray(e.tensor_proto) for e in train.Tensors("step/learning_rate")]
     np.testing.assert_allclose(lr, 1e-3, rtol=1e-6)
+    losses = [float(tf.make_ndarray(e.tensor_proto)) for e in train.Tensors("step/loss")]
+    assert len(losses) == 30 // 4 and losses[-1] < 0.5 * losses[0]
     epochs = [e.step for e in train.Tensors("epoch/loss")]
     assert epochs == [1, 2]
 

@@ -19,7 +19,7 @@ def test_gpu_on_a_machine_without_one_is_a_one_line_error(tmp_path):
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
     result = run_binary("train", "--device=gpu", f"--logdir={tmp_path}")
-    assert_one_line_error(result, "--device=gpu", "no GPU")
+    assert_one_line_error(result, "--device is gpu", "no GPU")
 
 
 @pytest.mark.parametrize("flag,fragment", [

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_tf import models
-from mnist_tf.errors import CheckpointError
+from mnist_tf import models, optimizers
+from mnist_tf.errors import CheckpointError, SettingError
 from mnist_tf.training import TrainConfig, checkpoints, config as config_lib, train_and_evaluate
+from mnist_tf.training.step_metrics import StepMetrics
 from mnist_tf.training.steps import make_eval_step, make_train_step
-from mnist_tf.training.loop import make_optimizer
 from training_helpers import synthetic_mnist
 
 QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False)
@@ -25,7 +25,7 @@ def test_train_step_is_traced_once_and_learns():
     data = synthetic_mnist()
     model = models.keras_example_cnn(seed=1)
     models.build(model)
-    optimizer = make_optimizer(QUICK)
+    optimizer = optimizers.get("adam", 1e-3)
     optimizer.build(model.trainable_variables)
     step = make_train_step(model, optimizer)
     images = tf.cast(data.x_train[..., None], tf.float32) / 255.0
@@ -38,6 +38,51 @@ def test_train_step_is_traced_once_and_learns():
     assert step.experimental_get_tracing_count() == 1
     assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
     assert int(optimizer.iterations) == 18
+
+
+def test_a_step_made_for_an_unbuilt_model_builds_it_and_trains():
+    data = synthetic_mnist()
+    model = models.keras_example_cnn(seed=1)  # no variables yet
+    optimizer = optimizers.get("adam", 1e-3)
+    step = make_train_step(model, optimizer)
+    images = tf.cast(data.x_train[:64, ..., None], tf.float32) / 255.0
+    step(images, tf.cast(data.y_train[:64], tf.int32))
+    assert len(model.trainable_variables) == 6
+    assert int(optimizer.iterations) == 1
+    before = [v.numpy() for v in model.trainable_variables]
+    step(images, tf.cast(data.y_train[:64], tf.int32))
+    assert all(np.any(a != b.numpy()) for a, b in zip(before, model.trainable_variables))
+
+
+def test_the_gradients_a_step_returns_are_the_ones_it_applied():
+    data = synthetic_mnist()
+    model = models.build(models.keras_example_cnn(seed=1))
+    optimizer = optimizers.get("sgd", 0.5)  # θ ← θ − η g: the applied g is (θ_before − θ) / η
+    step = make_train_step(model, optimizer, return_gradients=True)
+    images = tf.cast(data.x_train[:64, ..., None], tf.float32) / 255.0
+    before = [v.numpy() for v in model.trainable_variables]
+    out = step(images, tf.cast(data.y_train[:64], tf.int32))
+    for b, v, g in zip(before, model.trainable_variables, out["gradients"]):
+        np.testing.assert_allclose((b - v.numpy()) / 0.5, g.numpy(), atol=1e-6)
+    assert any(float(tf.reduce_max(tf.abs(g))) > 0 for g in out["gradients"])
+
+
+def test_step_metrics_sum_on_the_device_what_the_step_returns():
+    data = synthetic_mnist()
+    model = models.build(models.keras_example_cnn(seed=1))
+    sums = StepMetrics()
+    step = make_train_step(model, optimizers.get("adam", 1e-3), step_metrics=sums)
+    images = tf.cast(data.x_train[..., None], tf.float32) / 255.0
+    labels = tf.cast(data.y_train, tf.int32)
+    assert len(labels) >= 300
+    outs = [step(images[i:i + 100], labels[i:i + 100]) for i in (0, 100, 200)]
+    epoch, window = sums.read_and_reset_window().numpy()
+    expected = [sum(float(o["loss"]) * float(o["count"]) for o in outs),
+                sum(float(o["correct"]) for o in outs), 300]
+    np.testing.assert_allclose(epoch, expected, rtol=1e-6)
+    np.testing.assert_allclose(window, expected, rtol=1e-6)
+    _, window = sums.read_and_reset_window().numpy()
+    assert not window.any()  # the window starts again; the epoch goes on
 
 
 def test_eval_step_matches_a_direct_computation():
@@ -79,7 +124,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
 
     interrupted = str(tmp_path / "interrupted")
     train_and_evaluate(QUICK.replace(epochs=1), interrupted, data=data, log=quiet)
-    with pytest.raises(CheckpointError, match="--resume"):
+    with pytest.raises(CheckpointError, match="already holds a run"):
         train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, log=quiet)
     metrics = train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, resume=True,
                                  log=quiet)
@@ -140,7 +185,7 @@ def test_a_logdir_that_holds_a_run_needs_resume(tmp_path):
     logdir = str(tmp_path / "run")
     train_and_evaluate(QUICK.replace(epochs=1, checkpoint_dir=str(tmp_path / "ck")), logdir,
                        data=synthetic_mnist(), log=quiet)
-    with pytest.raises(CheckpointError, match="already holds a run: pass --resume"):
+    with pytest.raises(CheckpointError, match="already holds a run: resume it"):
         train_and_evaluate(QUICK.replace(epochs=1), logdir, data=synthetic_mnist(), log=quiet)
 
 
@@ -163,7 +208,7 @@ def test_a_relative_checkpoint_dir_is_found_from_any_working_directory(tmp_path,
 def _run_checkpointed_before_epoch_metrics(logdir, epochs_done):
     """What a run checkpointed before EpochMetrics were added left behind: no metrics in it."""
     model = models.build(models.keras_example_cnn(seed=QUICK.seed))
-    optimizer = make_optimizer(QUICK)
+    optimizer = optimizers.get("adam", 1e-3)
     optimizer.build(model.trainable_variables)
     state = checkpoints.RunState(QUICK.seed)
     state.epoch.assign(epochs_done)
@@ -190,12 +235,14 @@ def test_a_checkpoint_written_before_epoch_metrics_existed_still_resumes(tmp_pat
 
 
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("batch_size", -1),
-                                         ("learning_rate", 0.0), ("validation_split", 1.0),
+                                         ("learning_rate", 0.0), ("learning_rate", float("inf")),
+                                         ("learning_rate", float("nan")), ("validation_split", 1.0),
                                          ("optimizer", "rmsprop"), ("seed", -1),
                                          ("model", "resnet")])
-def test_out_of_range_settings_name_the_flag(field, value):
-    with pytest.raises(ValueError, match=f"--{field}"):
+def test_out_of_range_settings_are_named(field, value):
+    with pytest.raises(SettingError, match=f"^{field} must be") as error:
         TrainConfig(**{field: value}).validate()
+    assert error.value.setting == field
 
 
 @pytest.mark.parametrize("epochs,steps_per_epoch", [(2, None), (2, 4), (1, 1)])

@@ -72,14 +72,19 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+def as_tensors(images, labels):
+    """uint8 images and int32 labels as tensors, once: pass them to the datasets below for
+    every epoch, so the 47 MB training array is not copied again each time."""
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    return tf.convert_to_tensor(images, tf.uint8), tf.cast(labels, tf.int32)
+
+
 def _batches(images, labels, order: np.ndarray, batch_size: int) -> tf.data.Dataset:
     """Batches ``(to_float(images[i]), int32 labels[i])`` for index batches ``i`` of ``order``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    x = tf.convert_to_tensor(images, tf.uint8)
-    y = tf.convert_to_tensor(np.asarray(labels, np.int32))
+    x, y = as_tensors(images, labels)
 
     def gather(index):
         return to_float(tf.gather(x, index)), tf.gather(y, index)

@@ -2,8 +2,8 @@
 
 A checkpoint holds the model's variables (Dropout's random generator
 included), the optimizer's slots and step counter, the run's progress
-(``epoch``: epochs completed, and the seed) and the last epoch's training and
-validation metrics. The data order of epoch ``e`` is a pure function
+(``epoch``: epochs completed, and the seed), the last epoch's training and
+validation metrics and the running sums of the current epoch. The data order of epoch ``e`` is a pure function
 of ``(seed, e)`` (see ``mnist_tf.data.pipeline``), so restoring the epoch
 restores the data order too: a resumed run replays the interrupted epoch from
 its start and ends with the same weights as an uninterrupted run.
@@ -59,20 +59,22 @@ class EpochMetrics(tf.Module):
 
 
 def make_manager(directory: str, model, optimizer, state: RunState, metrics: EpochMetrics,
-                 max_to_keep: int = 3):
-    """A ``tf.train.CheckpointManager`` over the model, optimizer, run state and epoch metrics."""
+                 step_metrics, max_to_keep: int = 3):
+    """A ``tf.train.CheckpointManager`` over the model, optimizer, run state and metrics."""
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state,
-                                     metrics=metrics)
+                                     metrics=metrics, step_metrics=step_metrics)
     return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
                                       checkpoint_name="ckpt")
 
 
-def restore_run(prefix: str, model, optimizer, state: RunState, metrics: EpochMetrics) -> None:
+def restore_run(prefix: str, model, optimizer, state: RunState, metrics: EpochMetrics,
+                step_metrics) -> None:
     """Restores a run: the model, optimizer and state must all be in the checkpoint; the
-    epoch metrics are taken when present."""
+    metrics are taken when present (checkpoints written before they existed still resume)."""
     restore(tf.train.Checkpoint(model=model, optimizer=optimizer, state=state), prefix,
             "the run", partial=True)
-    tf.train.Checkpoint(metrics=metrics).restore(prefix).expect_partial()
+    tf.train.Checkpoint(metrics=metrics, step_metrics=step_metrics).restore(
+        prefix).expect_partial()
 
 
 def find_checkpoint(path: str) -> str:
@@ -102,7 +104,7 @@ def find_checkpoint(path: str) -> str:
 def _config_in(directory: str):
     """The run config in ``<directory>/config.json``, or None when there is none."""
     path = os.path.join(directory, "config.json")
-    return config_lib.load(path) if os.path.isfile(path) else None
+    return config_lib.load(path) if tf.io.gfile.exists(path) else None
 
 
 def _readable_config(directory: str):
@@ -110,7 +112,7 @@ def _readable_config(directory: str):
     not depend on it)."""
     try:
         return _config_in(directory)
-    except (CheckpointError, OSError):
+    except (CheckpointError, OSError, tf.errors.OpError):
         return None
 
 

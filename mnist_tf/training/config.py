@@ -7,14 +7,13 @@ last 10% of the training set held out for validation.
 """
 
 import dataclasses
-import json
-import os
+import math
 from typing import Optional
 
-from mnist_tf.errors import CheckpointError, first_line
+from mnist_tf.errors import CheckpointError, SettingError, first_line
 from mnist_tf.models import MODELS
-
-OPTIMIZERS = ("adam", "sgd", "momentum")
+from mnist_tf.optimizers import OPTIMIZERS
+from mnist_tf.training import json_files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +38,13 @@ class TrainConfig:
     checkpoint_dir: Optional[str] = None  # None = <logdir>/checkpoints; saved so --resume finds it
 
     def validate(self) -> "TrainConfig":
-        """Raises ValueError naming the setting when a value is out of range."""
+        """Returns the config; a value out of range is a :class:`SettingError` naming it."""
         checks = [
             (self.model in MODELS, "model", f"one of {', '.join(sorted(MODELS))}"),
             (self.epochs >= 1, "epochs", "at least 1"),
             (self.batch_size >= 1, "batch_size", "at least 1"),
-            (self.learning_rate > 0, "learning_rate", "greater than 0"),
+            (math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning_rate",
+             "a finite number greater than 0"),
             (self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}"),
             (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
             (self.seed >= 0, "seed", "0 or more"),
@@ -57,7 +57,7 @@ class TrainConfig:
         ]
         for ok, name, expected in checks:
             if not ok:
-                raise ValueError(f"--{name} must be {expected}, got {getattr(self, name)!r}")
+                raise SettingError(name, f"must be {expected}, got {getattr(self, name)!r}")
         return self
 
     def to_dict(self) -> dict:
@@ -69,10 +69,7 @@ class TrainConfig:
 
 def save(config: TrainConfig, path: str) -> None:
     """Writes the config as JSON (so ``--resume`` and ``evaluate.py`` can rebuild the run)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(config.to_dict(), f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    json_files.write_json(path, dict(sorted(config.to_dict().items())))
 
 
 def load(path: str) -> TrainConfig:
@@ -82,10 +79,8 @@ def load(path: str) -> TrainConfig:
     Raises:
       CheckpointError: (one line) the file is not a config that :func:`save` wrote.
     """
-    with open(path) as f:
-        text = f.read()
     try:
-        values = json.loads(text)
+        values = json_files.read_json(path)
         if not isinstance(values, dict):
             raise TypeError(f"a JSON object, got {type(values).__name__}")
         names = {field.name for field in dataclasses.fields(TrainConfig)}

@@ -49,11 +49,11 @@ class Progress:
     def images_per_second(self) -> float:
         return self.images / max(self.seconds, 1e-9)
 
-    def update(self, batch_size: int, loss: float, correct: float) -> None:
-        self.steps += 1
-        self.images += batch_size
-        self.loss_sum += loss * batch_size
-        self.correct += correct
+    def update(self, steps: int, images: float, loss_sum: float, correct: float) -> None:
+        """The epoch so far: ``steps`` done, ``images`` seen, Σ batch-mean loss × batch size,
+        Σ correct predictions (the sums the training step keeps on the device)."""
+        self.steps, self.images = steps, int(images)
+        self.loss_sum, self.correct = loss_sum, correct
         now = time.perf_counter()
         if self.live and (now - self._drawn >= self.min_interval or self.steps == self.total):
             self._drawn = now

@@ -34,50 +34,66 @@ def _global_batch_size(labels, dtype) -> tf.Tensor:
     return tf.distribute.get_replica_context().all_reduce("sum", local)
 
 
-def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_signature=None):
+def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_signature=None,
+                    step_metrics=None, return_gradients=False):
     """Returns ``train_step(images, labels) -> {"loss", "correct", "count"}`` as a tf.function.
 
     Args:
-      model: called as ``model(images, training=True)`` → logits [B, 10].
+      model: called as ``model(images, training=True)`` → logits [B, 10]. Its
+        variables are read after that call, so an unbuilt model is built by the
+        first step (on one device; under a strategy, build it in the strategy's scope).
       optimizer: has ``apply_gradients(zip(grads, variables))``.
       strategy: a ``tf.distribute.Strategy``; None for the default (one device).
       jit_compile: compile the per-replica step with XLA.
       input_signature: the step's signature; defaults to (images [None,28,28,1]
         float32, labels [None] int32). Pass a distributed dataset's
         ``element_spec`` under a strategy, or float64 images for a float64 model.
+      step_metrics: a :class:`~mnist_tf.training.step_metrics.StepMetrics` the
+        step adds its loss and counts to, on the device.
+      return_gradients: also return ``gradients``: the gradients the optimizer
+        applied (summed over replicas), for TensorBoard's histograms.
 
     Returns:
       A function whose result holds ``loss`` (the batch mean, a scalar in the images' dtype),
       ``correct`` (the number of correct predictions) and ``count`` (the number
       of examples), both float32 scalars summed over every replica of every
       worker, so that ``correct / count`` is the global batch's accuracy.
+
+    Raises:
+      ValueError: under a real strategy, the model has no variables yet.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    variables = model.trainable_variables
+    if strategy is not tf.distribute.get_strategy() and not model.trainable_variables:
+        raise ValueError("build the model in the strategy's scope before making its training "
+                         "step (models.build(model) under strategy.scope())")
 
     def replica_step(images, labels):
         batch = _global_batch_size(labels, images.dtype)
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
             with tf.name_scope("loss"):
-                per_example = losses.sparse_categorical_crossentropy(labels, logits,
-                                                                     from_logits=True)
-                loss = tf.reduce_sum(per_example) / batch
+                loss = losses.scaled_sparse_categorical_crossentropy(labels, logits, batch)
+        variables = model.trainable_variables  # after the call: it built them if it had to
         gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(gradients, variables))
-        return loss, metrics.correct_count(labels, logits), batch
+        return loss, metrics.correct_count(labels, logits), batch, gradients
 
     if jit_compile:
         replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function(input_signature=input_signature or (IMAGES_SPEC, LABELS_SPEC))
     def train_step(images, labels):
-        loss, correct, batch = strategy.run(replica_step, args=(images, labels))
+        loss, correct, batch, gradients = strategy.run(replica_step, args=(images, labels))
         # `batch` is already the global count (all-reduced), the same on every replica.
-        count = strategy.experimental_local_results(batch)[0]
-        return {"loss": strategy.reduce("sum", loss, axis=None),
-                "correct": tf.cast(strategy.reduce("sum", correct, axis=None), tf.float32),
-                "count": tf.cast(count, tf.float32)}
+        count = tf.cast(strategy.experimental_local_results(batch)[0], tf.float32)
+        out = {"loss": strategy.reduce("sum", loss, axis=None),
+               "correct": tf.cast(strategy.reduce("sum", correct, axis=None), tf.float32),
+               "count": count}
+        if step_metrics is not None:
+            step_metrics.add(out["loss"], out["correct"], count)
+        if return_gradients:
+            out["gradients"] = [strategy.reduce("sum", g, axis=None) for g in gradients]
+        return out
 
     return train_step
 
@@ -100,18 +116,3 @@ def make_eval_step(model):
                 "predictions": tf.argmax(logits, axis=-1, output_type=tf.int32)}
 
     return eval_step
-
-
-def make_gradient_fn(model):
-    """Returns ``gradients(images, labels) -> [∂L/∂θ]`` (no update), for gradient histograms."""
-    variables = model.trainable_variables
-
-    @tf.function(input_signature=(IMAGES_SPEC, LABELS_SPEC))
-    def gradients(images, labels):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=False)
-            loss = tf.reduce_mean(
-                losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-        return tape.gradient(loss, variables)
-
-    return gradients

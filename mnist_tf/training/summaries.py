@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
+from mnist_tf.data import pipeline
 from mnist_tf.training import images
 
 RUNS = ("train", "validation", "test")
@@ -86,11 +87,14 @@ def first_filters(writer, step: int, kernel) -> None:
 
 
 def test_images(writer, step: int, test_images_, test_labels, result, limit: int = 64) -> None:
-    """Misclassified test digits (predicted in red, true in green) and the confusion matrix."""
+    """Misclassified test digits (predicted in red, true in green) and the confusion matrix.
+
+    ``test_images_`` are the uint8 test images [N, 28, 28]; only the shown ones are converted.
+    """
     wrong = np.flatnonzero(result.predictions != test_labels)[:limit]
     with writer.as_default(step=step):
-        grid = images.labelled_digits(test_images_[wrong], result.predictions[wrong],
-                                      test_labels[wrong])
+        grid = images.labelled_digits(pipeline.to_float(tf.gather(test_images_, wrong)).numpy(),
+                                      result.predictions[wrong], np.asarray(test_labels)[wrong])
         if grid is not None:
             tf.summary.image("test/misclassified", grid,
                              description=f"The first {len(wrong)} misclassified test digits: "
@@ -101,8 +105,8 @@ def test_images(writer, step: int, test_images_, test_labels, result, limit: int
     writer.flush()
 
 
-def trace_graph(writer, function, *args) -> None:
-    """Runs ``function(*args)`` once with graph tracing on and exports the graph.
+def trace_graph(writer, function, *args):
+    """Runs ``function(*args)`` once with graph tracing on, exports the graph; returns its result.
 
     The layers run inside their modules' name scopes, so the Graphs dashboard
     shows one box per layer (``sequential/conv2d``, ...) to expand.
@@ -122,13 +126,18 @@ def _hparam_value(value):
     return value if isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def hparams(writer, values: dict, trial_id: str) -> None:
-    """The run's settings for the HParams dashboard, with the metrics to show beside them."""
+def hparams(logdir: str, values: dict, trial_id: str) -> None:
+    """The run's settings for the HParams dashboard, with the metrics to show beside them.
+
+    Written into the logdir itself: the dashboard reads them from the run's root,
+    beside the three runs whose final metrics it shows.
+    """
     clean = {k: _hparam_value(v) for k, v in values.items()}
+    writer = tf.summary.create_file_writer(logdir)
     with writer.as_default():
         hp.hparams_config(
             hparams=[hp.HParam(k) for k in clean],
             metrics=[hp.Metric(tag, group=run, display_name=f"{run} {tag.split('/')[-1]}")
                      for run, tag in HPARAM_METRICS])
         hp.hparams(clean, trial_id=trial_id)
-    writer.flush()
+    writer.close()

@@ -1,0 +1,112 @@
+"""A training run: its directory, its settings, and whether it starts afresh or resumes.
+
+A run lives in one logdir::
+
+    <logdir>/config.json       the run's TrainConfig (what --resume reloads)
+    <logdir>/checkpoints/      ckpt-N (or config.checkpoint_dir, saved in config.json)
+    <logdir>/train|validation|test/   TensorBoard event files
+    <logdir>/metrics.json      the final figures
+
+Resume policy: a logdir that holds a run is refused unless resuming; resuming
+reloads the saved config, with the settings the user gave explicitly on top
+(e.g. more epochs).
+
+Under ``MultiWorkerMirroredStrategy`` only the chief keeps what it writes; the
+other workers write into temporary directories of their own (saving is a
+collective operation: they must take part in it).
+"""
+
+import datetime
+import os
+
+import tensorflow as tf
+
+from mnist_tf import distribute
+from mnist_tf.errors import CheckpointError
+from mnist_tf.training import config as config_lib
+from mnist_tf.training.config import TrainConfig
+
+CONFIG_FILE = "config.json"
+
+
+def default_logdir(root: str = "logs") -> str:
+    """``logs/20261126-184502``: one directory per run, sortable by start time."""
+    return os.path.join(root, datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+
+
+def newest_run(root: str = "logs") -> str:
+    """The run under ``root`` whose config.json was written last (whatever the runs are named).
+
+    Raises:
+      CheckpointError: no run with a config.json under ``root``.
+    """
+    runs = [os.path.join(root, d) for d in (os.listdir(root) if os.path.isdir(root) else [])]
+    runs = [run for run in runs if os.path.isfile(os.path.join(run, CONFIG_FILE))]
+    if not runs:
+        raise CheckpointError(f"no run with a {CONFIG_FILE} under {root}/ to resume; "
+                              "name the run's logdir")
+    return max(runs, key=lambda run: os.path.getmtime(os.path.join(run, CONFIG_FILE)))
+
+
+def run_config(logdir: str, resume: bool, settings: dict, given=()) -> TrainConfig:
+    """The run's validated config.
+
+    Args:
+      logdir: the run's directory.
+      resume: take the config saved in ``<logdir>/config.json``...
+      settings: ...with ``settings[name]`` on top for each name in ``given``; a
+        new run takes ``settings`` whole (absent names keep their defaults).
+      given: the settings the user gave explicitly.
+
+    Raises:
+      CheckpointError: resuming, and ``logdir`` holds no config.json.
+      SettingError: a value out of range.
+    """
+    if not resume:
+        return TrainConfig(**settings).validate()
+    path = os.path.join(logdir, CONFIG_FILE)
+    if not tf.io.gfile.exists(path):
+        raise CheckpointError(f"{path} not found: {logdir} is not a run directory to resume")
+    saved = config_lib.load(path)
+    return saved.replace(**{name: settings[name] for name in given}).validate()
+
+
+def absolute(path):
+    """A local path made absolute; None and URLs (``gs://...``) as they are."""
+    return path if path is None or "://" in path else os.path.abspath(path)
+
+
+class RunDirs:
+    """Where this process writes: the chief the run's own directories, other workers temporary ones.
+
+    Attributes:
+      logdir: this process's logdir (the run's, on the chief).
+      checkpoint_dir: the run's checkpoints, which every worker restores from.
+      own_checkpoint_dir: where this process saves.
+      chief: whether this process keeps what it writes.
+      trial_id: the run's name in the HParams dashboard.
+    """
+
+    def __init__(self, config: TrainConfig, logdir: str, strategy):
+        self.chief = distribute.is_chief(strategy)
+        self.checkpoint_dir = config.checkpoint_dir or os.path.join(logdir, "checkpoints")
+        self.trial_id = os.path.basename(os.path.normpath(logdir))
+        self.logdir = distribute.write_dir(logdir, strategy)
+        self.own_checkpoint_dir = (self.checkpoint_dir if self.chief
+                                   else os.path.join(self.logdir, "checkpoints"))
+
+
+def refuse_a_second_run(logdir: str, resume: bool) -> None:
+    """A new run in a logdir that holds one would mix two runs' files: refused.
+
+    Raises:
+      CheckpointError: ``logdir`` holds a run's config.json and ``resume`` is False.
+    """
+    if not resume and tf.io.gfile.exists(os.path.join(logdir, CONFIG_FILE)):
+        raise CheckpointError(f"{logdir} already holds a run: resume it, or choose a new logdir")
+
+
+def make_dirs(dirs: RunDirs) -> None:
+    """Creates the directories this process writes: an unwritable path fails before training."""
+    for directory in (dirs.logdir, dirs.own_checkpoint_dir):
+        tf.io.gfile.makedirs(directory)
