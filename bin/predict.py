@@ -2,15 +2,18 @@
 
 PATH is a SavedModel (bin/export.py, or a run's <logdir>/export) or a
 checkpoint prefix, checkpoint directory or run logdir. FILE is an image (PNG,
-JPEG, GIF, BMP; any size; dark ink on light paper or light on dark), prepared
-as MNIST's digits were (see mnist_tf/preprocess.py), or an IDX images file
-(every digit in it is classified).
+JPEG, GIF, BMP or still WebP; up to 40 megapixels, preprocess.MAX_PIXELS; dark
+ink on light paper or light on dark), prepared as MNIST's digits were (see
+mnist_tf/preprocess.py), or an IDX images file, raw or gzipped (every digit in
+it is classified).
 
 Prints one line per digit: the file, the digit, the top three probabilities;
 with --json one JSON object per digit instead ({"file", "digit",
 "probabilities": [10 floats]}, plus "index" for digits of an IDX file). A file
 that cannot be read is reported on stderr as one ``error: FILE: ...`` line and
-the others are still classified; the exit status is 1 if any file failed.
+the others are still classified; the exit status is 1 if any file failed. A
+model whose outputs are not finite (a diverged run) is one error line for the
+whole run, and nothing is printed.
 
 Examples:
   python bin/predict.py --model logs/20261126-184502/export seven.png three.jpg
@@ -36,7 +39,8 @@ flags.DEFINE_bool("json", False, "Print one JSON object per digit instead of tex
 flags.DEFINE_float("threshold", preprocess.THRESHOLD,
                    "Ink level (0..1, after background removal) that counts towards the digit's "
                    "bounding box; raise it for noisy photos.", lower_bound=0.0, upper_bound=1.0)
-flags.mark_flag_as_required("model")
+MODEL_HELP = ("--model: pass a SavedModel directory written by bin/export.py or bin/train.py "
+              "(<logdir>/export), or a run's logdir or checkpoint")
 
 
 def format_line(name: str, probabilities) -> str:
@@ -58,6 +62,8 @@ def report(path: str, probabilities, from_idx: bool) -> None:
 
 def main(argv):
     files = argv[1:]
+    if FLAGS.model is None:
+        _app.fail(MODEL_HELP, status=2)
     if not files:
         _app.fail("no files to classify: python bin/predict.py --model PATH FILE...", status=2)
     predictor = export.load_predictor(FLAGS.model)

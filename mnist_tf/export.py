@@ -5,10 +5,14 @@ client, another Python process) calls. It takes the images exactly as MNIST
 stores them and does the input pipeline's work inside the graph::
 
     serving_default(images: uint8 [N, 28, 28])
-      x = reshape(images / 255, [N, 28, 28, 1])        # float32 in [0, 1], as pipeline.to_float
-      z = model(x, training=False)                     # logits [N, 10], dropout off
-      → probabilities = softmax(z)   float32 [N, 10]
-        digit         = argmax(z)    int64   [N]
+      x = pipeline.to_float(images)                    # float32 [N, 28, 28, 1] in [0, 1]
+      → probabilities = models.predict_probabilities(model, x)   # softmax(logits), dropout off
+                                     float32 [N, 10]
+        digit         = argmax(probabilities)                    int64   [N]
+
+A model with a non-finite weight (a diverged run) is never exported, and a
+:class:`Predictor` whose model answers with non-finite probabilities raises
+instead of returning them.
 
 A SavedModel holds the traced graph and the variables, not the Python code, so
 ``tf.saved_model.load`` works in a process that cannot import ``mnist_tf``.
@@ -25,6 +29,8 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
+from mnist_tf import models
+from mnist_tf.data import pipeline
 from mnist_tf.errors import MnistTfError, first_line
 
 SIGNATURE_KEY = "serving_default"
@@ -40,10 +46,25 @@ class _Serving(tf.Module):
 
     @tf.function(input_signature=[IMAGES_SPEC])
     def serve(self, images):
-        x = tf.reshape(tf.cast(images, tf.float32) / 255.0, [-1, 28, 28, 1])
-        logits = self.model(x, training=False)
-        return {"probabilities": tf.nn.softmax(logits, axis=-1),
-                "digit": tf.argmax(logits, axis=-1, output_type=tf.int64)}
+        probabilities = models.predict_probabilities(self.model, pipeline.to_float(images))
+        return {"probabilities": probabilities,
+                "digit": tf.argmax(probabilities, axis=-1, output_type=tf.int64)}
+
+
+def check_finite(model) -> None:
+    """Refuses a model with any NaN or infinite weight (a diverged run): one line naming it.
+
+    Raises:
+      MnistTfError: the first variable holding a non-finite value, and how many it holds.
+    """
+    for variable in model.variables:
+        if not variable.dtype.is_floating:
+            continue
+        bad = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(variable), tf.int64)))
+        if bad:
+            raise MnistTfError(f"the model's weight {variable.name} holds {bad} non-finite "
+                               f"value(s) of {variable.shape.num_elements()}: was it trained "
+                               f"with a diverging learning rate? Nothing was exported")
 
 
 def export_saved_model(model, export_dir: str) -> str:
@@ -65,9 +86,11 @@ def export_saved_model(model, export_dir: str) -> str:
       ``export_dir``.
 
     Raises:
-      MnistTfError: (one line) ``export_dir`` holds something other than a SavedModel.
+      MnistTfError: (one line) a weight of ``model`` is not finite (:func:`check_finite`),
+        or ``export_dir`` holds something other than a SavedModel.
     """
     export_dir = os.path.normpath(export_dir)
+    check_finite(model)
     _check_replaceable(export_dir)
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
@@ -136,10 +159,15 @@ class Predictor:
         self.source = source
 
     def __call__(self, images) -> np.ndarray:
+        """Raises MnistTfError (one line) when the model's outputs are not finite."""
         images = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28)
         parts = [self._function(tf.constant(images[i:i + self.BATCH])).numpy()
                  for i in range(0, len(images), self.BATCH)]
-        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+        probabilities = np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+        if not np.isfinite(probabilities).all():
+            raise MnistTfError(f"{self.source}: the model's outputs are not finite: was it "
+                               f"trained with a diverging learning rate?")
+        return probabilities
 
 
 def load_predictor(path: str, model_name: str = None) -> Predictor:
@@ -163,7 +191,7 @@ def load_predictor(path: str, model_name: str = None) -> Predictor:
         return Predictor(lambda images: signature(images=images)["probabilities"],
                          f"SavedModel {path}")
 
-    from mnist_tf.training import checkpoints  # imports the models only when needed
+    from mnist_tf.training import checkpoints  # the training package only when needed
 
     model, prefix = checkpoints.load_model(path, model_name)
     serving = _Serving(model)  # the closure keeps it alive: its tf.function holds it weakly
