@@ -5,11 +5,13 @@ New networks go beside ``cnn.py`` and into ``MODELS``; ``--model`` picks one by 
 
 import tensorflow as tf
 
+from mnist_tf import precision
 from mnist_tf.layers import softmax
+from mnist_tf.models.bn_cnn import bn_cnn
 from mnist_tf.models.cnn import keras_example_cnn
 from mnist_tf.models.summary import count_params, summary
 
-MODELS = {"keras_example_cnn": keras_example_cnn}
+MODELS = {"keras_example_cnn": keras_example_cnn, "bn_cnn": bn_cnn}
 
 
 def get(name: str, **kwargs):
@@ -26,9 +28,10 @@ def build(model, input_shape=(1, 28, 28, 1)):
 
 
 def predict_probabilities(model, images) -> tf.Tensor:
-    """softmax(model(images, training=False)): class probabilities [B, num_classes]."""
-    return softmax(model(images, training=False))
+    """softmax(model(images, training=False)): class probabilities [B, num_classes], float32
+    (or float64) whatever the model's precision policy."""
+    return softmax(precision.cast_logits(model(images, training=False)))
 
 
-__all__ = ["MODELS", "build", "count_params", "get", "keras_example_cnn",
+__all__ = ["MODELS", "bn_cnn", "build", "count_params", "get", "keras_example_cnn",
            "predict_probabilities", "summary"]
