@@ -1,8 +1,8 @@
 """Finite differences in float64: the gradients TensorFlow's autodiff gives our layers and loss
 are the slopes of the functions we wrote (micrograd's check, without any framework as oracle).
 
-For f(θ) = Σ out·r with r fixed and random, each sampled coordinate θ_i must satisfy
-∂f/∂θ_i ≈ (f(θ + h e_i) − f(θ − h e_i)) / 2h, the central difference (error O(h²)).
+The check itself (central differences of Σ out·r) lives in ``gradient_check.py``,
+shared with the hand-written backward's tests (``test_backprop*.py``).
 """
 
 import mnist_tf  # noqa: F401
@@ -11,36 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gradient_check import check_gradients
 from mnist_tf import layers, losses
-
-H = 1e-6
-SAMPLES = 12  # coordinates checked per tensor
-
-
-def check_gradients(fn, tensors, seed=0):
-    """Compares tape gradients of Σ fn()·r with central differences on sampled coordinates."""
-    rng = np.random.default_rng(seed)
-    r = tf.constant(rng.standard_normal(fn().shape), tf.float64)
-
-    def objective():
-        return float(tf.reduce_sum(fn() * r))
-
-    with tf.GradientTape() as tape:
-        value = tf.reduce_sum(fn() * r)
-    grads = tape.gradient(value, tensors)
-    for tensor, grad in zip(tensors, grads):
-        grad = tf.convert_to_tensor(grad).numpy().ravel()
-        flat = tensor.numpy().ravel()
-        for i in rng.choice(flat.size, min(SAMPLES, flat.size), replace=False):
-            numeric = []
-            for step in (H, -H):
-                shifted = flat.copy()
-                shifted[i] += step
-                tensor.assign(shifted.reshape(tensor.shape))
-                numeric.append(objective())
-            tensor.assign(flat.reshape(tensor.shape))
-            slope = (numeric[0] - numeric[1]) / (2 * H)
-            assert abs(slope - grad[i]) <= 1e-6 * max(1.0, abs(slope)), (tensor.name, i)
 
 
 def _input(shape, seed=1):

@@ -45,5 +45,15 @@ class Dropout(Layer):
     def _call(self, x, training):
         if not training or self.rate == 0.0:
             return x
-        keep = self.generator.uniform(tf.shape(x), dtype=x.dtype) >= self.rate
-        return x * (1.0 / (1.0 - self.rate)) * tf.cast(keep, x.dtype)
+        return x * self.keep_mask(tf.shape(x), x.dtype)
+
+    def keep_mask(self, shape, dtype) -> tf.Tensor:
+        """Draws the scaled mask m = 1[u ≥ rate] / (1 − rate) ∈ {0, 1/(1 − rate)}, [shape].
+
+        Training multiplies by it (y = x · m), and it is also ∂y/∂x: the
+        hand-written backward (``mnist_tf.backprop.dropout``) draws its mask here
+        so that it takes exactly the numbers the layer's own call would take.
+        Each call advances ``generator``.
+        """
+        keep = self.generator.uniform(shape, dtype=dtype) >= self.rate
+        return tf.cast(keep, dtype) * (1.0 / (1.0 - self.rate))
