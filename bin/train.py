@@ -16,9 +16,10 @@ import os
 
 from absl import flags
 
-from mnist_tf import devices, distribute, export, models
+from mnist_tf import devices, distribute, export, models, precision
 from mnist_tf.errors import first_line
 from mnist_tf.optimizers import OPTIMIZERS
+from mnist_tf.training import config as config_lib
 from mnist_tf.training import (TrainConfig, default_logdir, newest_run, run_config,
                                train_and_evaluate)
 
@@ -54,6 +55,16 @@ flags.DEFINE_bool("resume", False,
                   "last checkpoint, with its saved settings unless flags override them.")
 flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch, for quick runs.")
 flags.DEFINE_bool("jit_compile", DEFAULTS.jit_compile, "XLA-compile the training step.")
+flags.DEFINE_enum("precision", DEFAULTS.precision, config_lib.PRECISIONS,
+                  "float32; mixed_bfloat16 or mixed_float16: float32 weights, layers computing "
+                  "in bfloat16/float16 (Keras's mixed-precision policies); float16 adds dynamic "
+                  "loss scaling.")
+flags.DEFINE_enum("gradients", DEFAULTS.gradients, config_lib.GRADIENTS,
+                  "tape: tf.GradientTape; manual: the hand-written backward pass "
+                  "(mnist_tf.backprop).")
+flags.DEFINE_integer("steps_per_loop", DEFAULTS.steps_per_loop,
+                     "Training steps per tf.function call (Keras's steps_per_execution).",
+                     lower_bound=1)
 flags.DEFINE_integer("log_every", DEFAULTS.log_every, "Steps between per-step scalar summaries.")
 flags.DEFINE_integer("histogram_every", DEFAULTS.histogram_every,
                      "Steps between weight and gradient histograms; 0 = once per epoch.")
@@ -98,6 +109,10 @@ def main(argv):
               f"on {', '.join(strategy.extended.worker_devices)}")
         placement = contextlib.nullcontext()
     print(f"logdir: {logdir}  (tensorboard --logdir {os.path.dirname(logdir) or '.'})")
+    if not tf.config.list_logical_devices("GPU"):
+        note = precision.cpu_note(config.precision)
+        if note:
+            print(f"note: {note}")
     peer_lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                  tf.errors.CancelledError)
     try:

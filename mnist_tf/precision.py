@@ -131,9 +131,11 @@ def cast_logits(logits) -> tf.Tensor:
     The loss is a sum over the batch of log Σ exp terms: in bfloat16 each term
     keeps ~3 significant digits and the sum loses more; in float16 exp(z)
     overflows for z > ~11. So the loss (and what is reported) is float32, as
-    Keras computes its losses in float32 whatever the layers' policy.
+    Keras computes its losses in float32 whatever the layers' policy. float32 and
+    float64 logits are returned as they are (a float64 study stays float64).
     """
-    return tf.cast(logits, tf.float32)
+    logits = tf.convert_to_tensor(logits)
+    return tf.cast(logits, tf.float32) if logits.dtype in (tf.float16, tf.bfloat16) else logits
 
 
 def _read_cpuinfo(cpuinfo):
@@ -182,3 +184,20 @@ def native_bfloat16_note(cpuinfo=None):
         return None
     return (f"mixed_bfloat16 will be slower than float32 here: this CPU ({model}) has neither "
             f"avx512_bf16 nor amx_bf16, so every bfloat16 op is converted to float32 and back")
+
+
+def cpu_note(policy, cpuinfo=None):
+    """One line on what ``policy`` costs on this CPU, or None when there is nothing to say.
+
+    mixed_bfloat16 without native bfloat16 is slower than float32 (see
+    :func:`native_bfloat16_note`); mixed_float16 is a GPU format: TensorFlow's CPU
+    kernels (oneDNN) have no float16 path on CPUs without AVX512-FP16, so every op
+    falls back to slower generic code.
+    """
+    name = get(policy).name
+    if name == "mixed_bfloat16":
+        return native_bfloat16_note(cpuinfo)
+    if name == "mixed_float16" and "avx512_fp16" not in _cpu_fields(_read_cpuinfo(cpuinfo))[1]:
+        return ("mixed_float16 is a GPU format: on this CPU (no avx512_fp16) TensorFlow runs "
+                "float16 ops through slow generic kernels, several times slower than float32")
+    return None

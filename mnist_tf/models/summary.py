@@ -14,6 +14,13 @@ def count_params(model) -> int:
     return sum(math.prod(v.shape.as_list()) for v in model.trainable_variables)
 
 
+def count_non_trainable(module) -> int:
+    """Floating-point state that is not trained (BatchNormalization's moving statistics);
+    Dropout's integer generator state is not a parameter."""
+    return sum(math.prod(v.shape.as_list()) for v in module.variables
+               if not v.trainable and v.dtype.is_floating)
+
+
 def summary(model, input_shape=(28, 28, 1)) -> str:
     """A table of layer name (type), output shape and parameters, with totals.
 
@@ -25,8 +32,8 @@ def summary(model, input_shape=(28, 28, 1)) -> str:
     for layer in model.layers:
         x = layer(x, training=False)
         rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *x.shape[1:])),
-                     f"{count_params(layer):,}"))
-    total = count_params(model)
+                     f"{count_params(layer) + count_non_trainable(layer):,}"))
+    trainable, frozen = count_params(model), count_non_trainable(model)
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
 
     def line(row):
@@ -36,7 +43,8 @@ def summary(model, input_shape=(28, 28, 1)) -> str:
     return "\n".join([
         f'Model: "{model.name}"', rule, line(rows[0]), rule.replace("-", "="),
         *map(line, rows[1:]), rule,
-        f"Total params: {total:,}", f"Trainable params: {total:,}", "Non-trainable params: 0",
+        f"Total params: {trainable + frozen:,}", f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {frozen:,}",
         "Outputs logits: softmax is applied in the loss (from_logits=True) and in "
         "predict_probabilities.",
     ])

@@ -15,6 +15,9 @@ from mnist_tf.models import MODELS
 from mnist_tf.optimizers import OPTIMIZERS
 from mnist_tf.training import json_files
 
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+GRADIENTS = ("tape", "manual")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -30,6 +33,9 @@ class TrainConfig:
     validation_split: float = 0.1    # the LAST fraction of the training set, as Keras takes it
     steps_per_epoch: Optional[int] = None  # a cap, for quick runs; None = the whole epoch
     jit_compile: bool = False        # XLA-compile the training step
+    precision: str = "float32"       # float32 | mixed_bfloat16 | mixed_float16 (Keras's policies)
+    gradients: str = "tape"          # tape (tf.GradientTape) | manual (mnist_tf.backprop)
+    steps_per_loop: int = 1          # training steps per tf.function call (steps_per_execution)
     log_every: int = 10              # steps between per-step scalar summaries
     histogram_every: int = 0         # steps between weight/gradient histograms; 0 = once per epoch
     profile: bool = False            # trace 10 steps after 10 of warm-up (fewer in short runs)
@@ -48,6 +54,9 @@ class TrainConfig:
             (self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}"),
             (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
             (self.seed >= 0, "seed", "0 or more"),
+            (self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}"),
+            (self.gradients in GRADIENTS, "gradients", f"one of {', '.join(GRADIENTS)}"),
+            (self.steps_per_loop >= 1, "steps_per_loop", "at least 1"),
             (0 <= self.validation_split < 1, "validation_split", "in [0, 1)"),
             (self.steps_per_epoch is None or self.steps_per_epoch >= 1,
              "steps_per_epoch", "at least 1"),

@@ -33,7 +33,7 @@ from mnist_tf.training.profiler import ProfilerWindow
 from mnist_tf.training.progress import Progress
 from mnist_tf.training.state import DivergedError, TrainState
 from mnist_tf.training.step_metrics import means
-from mnist_tf.training.steps import make_train_step
+from mnist_tf.training.steps import make_train_loop, make_train_step
 
 
 def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
@@ -74,11 +74,7 @@ def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
     if first_epoch == 0:
         summaries.hparams(dirs.logdir, {**config.to_dict(), **(extra_hparams or {})},
                           trial_id=dirs.trial_id)
-    signature = data.element_spec() if data.distributed else None
-    steps = {gradients: make_train_step(state.model, state.optimizer, strategy,
-                                        config.jit_compile, signature, state.step_metrics,
-                                        return_gradients=gradients)
-             for gradients in (False, True)}
+    steps = _make_steps(config, state, strategy, data)
     log(f"training {config.model}: {models.count_params(state.model):,} parameters, "
         f"{data.sizes()}, {data.steps_per_epoch} steps per epoch")
 
@@ -123,29 +119,60 @@ def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
     return metrics
 
 
+def _make_steps(config, state, strategy, data) -> dict:
+    """The run's step functions: ``single`` and ``with_gradients`` (one step; the second also
+    returns the applied gradients, for histograms) and ``loop`` (n steps per call)."""
+    args = dict(model=state.model, optimizer=state.optimizer, strategy=strategy,
+                jit_compile=config.jit_compile, step_metrics=state.step_metrics)
+    signature = data.element_spec() if data.distributed else None
+    return {"single": make_train_step(**args, input_signature=signature),
+            "with_gradients": make_train_step(**args, input_signature=signature,
+                                              return_gradients=True),
+            "loop": make_train_loop(**args)}
+
+
 def _train_epoch(config, state, steps, dataset, progress, writer, profiler) -> None:
-    """One epoch of training steps. The step keeps its loss and counts on the device; they
-    are read back every ``log_every`` steps and at the end (one transfer each time)."""
+    """One epoch of training steps, in calls of one step or of up to ``steps_per_loop``. The
+    step keeps its loss and counts on the device; they are read back every ``log_every``
+    steps and at the end (one transfer each time)."""
     state.step_metrics.reset()
-    step = state.step
+    step, done, batches = state.step, 0, iter(dataset)
     window = {"start": time.perf_counter(), "images": 0.0}
-    for batch, (images, labels) in enumerate(dataset):
+    while done < progress.total:
         histogram_due = ((step + 1) % config.histogram_every == 0 if config.histogram_every
-                         else batch + 1 == progress.total)  # 0: the epoch's last step
-        profiler.before_step(step)
+                         else done + 1 == progress.total)  # 0: the epoch's last step
+        n = 1 if step == 0 or histogram_due else _group_size(config, step, progress.total - done)
+        profiler.before_steps(step)
         if step == 0:
+            images, labels = next(batches)
             summaries.input_images(writer, 0, _local(images))
-            out = summaries.trace_graph(writer, steps[histogram_due], images, labels)
+            out = summaries.trace_graph(writer, steps["with_gradients" if histogram_due
+                                                      else "single"], images, labels)
+        elif histogram_due:
+            out = steps["with_gradients"](*next(batches))
+        elif n == 1:
+            steps["single"](*next(batches))
         else:
-            out = steps[histogram_due](images, labels)
-        profiler.after_step(step)
-        step += 1
+            steps["loop"](batches, tf.constant(n))
+        profiler.after_steps(step + n - 1)
+        step, done = step + n, done + n
         if histogram_due:
             summaries.histograms(writer, step, state.model.trainable_variables,
                                  out["gradients"])
         if step % config.log_every == 0:
-            _read_sums(config, state, step, batch + 1, progress, writer, window)
+            _read_sums(config, state, step, done, progress, writer, window)
     _read_sums(config, state, step, progress.total, progress, None, window)
+
+
+def _group_size(config, step, left) -> int:
+    """Steps for the next call: up to ``steps_per_loop``, ending at the next log point and
+    before the next histogram step, so that every figure read is what a one-step loop reads."""
+    n = min(config.steps_per_loop, left, config.log_every - step % config.log_every)
+    if config.histogram_every:
+        n = min(n, max(1, config.histogram_every - 1 - step % config.histogram_every))
+    elif left > 1:
+        n = min(n, left - 1)  # the epoch's last step runs alone: it returns the gradients
+    return max(n, 1)
 
 
 def _read_sums(config, state, step, batches, progress, writer, window) -> None:

@@ -16,8 +16,9 @@ class ProfilerWindow:
     session's first step (so a resumed run is profiled too).
 
     A session shorter than that is profiled from its middle, a one-step session in
-    full. ``before_step(step)`` / ``after_step(step)`` bracket each step; ``stop()``
-    ends a trace still open when training ends.
+    full. ``before_steps(first)`` / ``after_steps(last)`` bracket each call of one or
+    more steps (a trace starts and ends between calls); ``stop()`` ends a trace still
+    open when training ends.
     """
 
     def __init__(self, enabled: bool, logdir: str, first_step: int, session_steps: int):
@@ -27,16 +28,16 @@ class ProfilerWindow:
         self.enabled = enabled and session_steps > 0
         self.logdir, self.active = logdir, False
 
-    def before_step(self, step: int) -> None:
-        if self.enabled and not self.active and step == self.start:
+    def before_steps(self, first: int) -> None:
+        if self.enabled and not self.active and first >= self.start:
             tf.profiler.experimental.start(self.logdir)
             self.active = True
 
-    def after_step(self, step: int) -> None:
-        if self.active and step + 1 >= self.end:
+    def after_steps(self, last: int) -> None:
+        if self.active and last + 1 >= self.end:
             self.stop()
 
     def stop(self) -> None:
         if self.active:
             tf.profiler.experimental.stop()
-            self.active = False
+            self.active, self.enabled = False, False  # one trace per session

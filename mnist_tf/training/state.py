@@ -1,7 +1,9 @@
 """Everything one run trains and checkpoints, built under the strategy's scope (Flax's ``TrainState``).
 
-    model          the network (``mnist_tf.models``), its variables created here
-    optimizer      ``mnist_tf.optimizers.get(config.optimizer)``, slots built here
+    model          the network (``mnist_tf.models``) under the config's precision
+                   policy (``mnist_tf.precision``), its variables created here
+    optimizer      ``mnist_tf.optimizers.get(config.optimizer)``, slots built here;
+                   wrapped in a ``LossScaleOptimizer`` for mixed_float16
     progress       epochs done and the seed (``checkpoints.RunState``)
     epoch_metrics  the last epoch's figures (``checkpoints.EpochMetrics``)
     step_metrics   the running sums of the current epoch (``step_metrics.StepMetrics``)
@@ -11,7 +13,7 @@ All of it is in every checkpoint, so a resumed run carries on where it stopped.
 
 import tensorflow as tf
 
-from mnist_tf import models, optimizers
+from mnist_tf import models, optimizers, precision
 from mnist_tf.errors import CheckpointError, MnistTfError
 from mnist_tf.training import checkpoints
 from mnist_tf.training.step_metrics import StepMetrics
@@ -33,9 +35,13 @@ class TrainState:
 
     def __init__(self, config, checkpoint_dir: str, strategy):
         with strategy.scope():
-            self.model = models.build(models.get(config.model, seed=config.seed))
+            model = precision.set_policy(models.get(config.model, seed=config.seed),
+                                         config.precision)
+            self.model = models.build(model)
             self.optimizer = optimizers.get(config.optimizer, config.learning_rate,
                                             momentum=config.momentum)
+            if precision.get(config.precision).needs_loss_scaling:  # float16's small range
+                self.optimizer = optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
             self.progress = checkpoints.RunState(config.seed)
             self.epoch_metrics = checkpoints.EpochMetrics()

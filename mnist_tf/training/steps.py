@@ -2,10 +2,15 @@
 
 One training step on a batch (x, y) of B images::
 
-    z = model(x, training=True)                   # logits [B, 10], dropout on
+    z = float32(model(x, training=True))          # logits [B, 10], dropout on
     L = Σ_b CE(y_b, z_b) / N                      # N = the global batch size
-    g = ∂L/∂θ                                     # tf.GradientTape
+    g = ∂(S·L)/∂θ                                 # tf.GradientTape (or mnist_tf.backprop)
     θ ← optimizer.apply_gradients(zip(g, θ))      # Adam by default
+
+S is 1 except under ``mixed_float16``, whose ``LossScaleOptimizer`` scales the
+loss so that small gradients survive float16, then unscales them (and skips
+the step when one is not finite); the logits are cast to float32 before the
+loss whatever the precision policy (``mnist_tf.precision``).
 
 Dividing the summed per-example loss by the *global* batch size N (rather than
 taking a per-replica mean) is what makes the gradients summed across replicas
@@ -22,7 +27,7 @@ single device.
 
 import tensorflow as tf
 
-from mnist_tf import losses, metrics
+from mnist_tf import losses, metrics, precision
 
 IMAGES_SPEC = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
 LABELS_SPEC = tf.TensorSpec([None], tf.int32, name="labels")
@@ -34,15 +39,54 @@ def _global_batch_size(labels, dtype) -> tf.Tensor:
     return tf.distribute.get_replica_context().all_reduce("sum", local)
 
 
+def tape_gradients(model, optimizer, images, labels, global_batch):
+    """(loss, logits, ∂L/∂θ) by ``tf.GradientTape``: the forward pass is recorded, then replayed
+    backwards. ``L`` is the batch's loss Σ_b CE_b / N; the tape differentiates
+    ``optimizer.scale_loss(L)`` (L itself, or S·L under float16 loss scaling)."""
+    with tf.GradientTape() as tape:
+        logits = precision.cast_logits(model(images, training=True))  # float32 for the loss
+        with tf.name_scope("loss"):
+            loss = losses.scaled_sparse_categorical_crossentropy(labels, logits, global_batch)
+        scaled = optimizer.scale_loss(loss)
+    variables = model.trainable_variables  # after the call: it built them if it had to
+    return loss, logits, tape.gradient(scaled, variables)
+
+
+def _make_step_body(model, optimizer, strategy, jit_compile, step_metrics, gradients_fn):
+    """One training step on a (distributed) batch, as a Python function to trace."""
+
+    def replica_step(images, labels):
+        batch = _global_batch_size(labels, images.dtype)
+        loss, logits, gradients = gradients_fn(model, optimizer, images, labels, batch)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss, metrics.correct_count(labels, logits), batch, gradients
+
+    if jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    def step(images, labels):
+        loss, correct, batch, gradients = strategy.run(replica_step, args=(images, labels))
+        # `batch` is already the global count (all-reduced), the same on every replica.
+        count = tf.cast(strategy.experimental_local_results(batch)[0], tf.float32)
+        out = {"loss": strategy.reduce("sum", loss, axis=None),
+               "correct": tf.cast(strategy.reduce("sum", correct, axis=None), tf.float32),
+               "count": count}
+        if step_metrics is not None:
+            step_metrics.add(out["loss"], out["correct"], count)
+        return out, gradients
+
+    return step
+
+
 def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_signature=None,
-                    step_metrics=None, return_gradients=False):
+                    step_metrics=None, return_gradients=False, gradients_fn=tape_gradients):
     """Returns ``train_step(images, labels) -> {"loss", "correct", "count"}`` as a tf.function.
 
     Args:
       model: called as ``model(images, training=True)`` → logits [B, 10]. Its
         variables are read after that call, so an unbuilt model is built by the
         first step (on one device; under a strategy, build it in the strategy's scope).
-      optimizer: has ``apply_gradients(zip(grads, variables))``.
+      optimizer: has ``scale_loss(loss)`` and ``apply_gradients(zip(grads, variables))``.
       strategy: a ``tf.distribute.Strategy``; None for the default (one device).
       jit_compile: compile the per-replica step with XLA.
       input_signature: the step's signature; defaults to (images [None,28,28,1]
@@ -51,7 +95,10 @@ def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_si
       step_metrics: a :class:`~mnist_tf.training.step_metrics.StepMetrics` the
         step adds its loss and counts to, on the device.
       return_gradients: also return ``gradients``: the gradients the optimizer
-        applied (summed over replicas), for TensorBoard's histograms.
+        received (summed over replicas), for TensorBoard's histograms.
+      gradients_fn: ``(model, optimizer, images, labels, global_batch) -> (loss,
+        float32 logits, gradients)``: :func:`tape_gradients`, or the hand-written
+        backward pass (``mnist_tf.backprop``).
 
     Returns:
       A function whose result holds ``loss`` (the batch mean, a scalar in the images' dtype),
@@ -62,40 +109,47 @@ def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_si
     Raises:
       ValueError: under a real strategy, the model has no variables yet.
     """
-    strategy = strategy or tf.distribute.get_strategy()
-    if strategy is not tf.distribute.get_strategy() and not model.trainable_variables:
-        raise ValueError("build the model in the strategy's scope before making its training "
-                         "step (models.build(model) under strategy.scope())")
-
-    def replica_step(images, labels):
-        batch = _global_batch_size(labels, images.dtype)
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            with tf.name_scope("loss"):
-                loss = losses.scaled_sparse_categorical_crossentropy(labels, logits, batch)
-        variables = model.trainable_variables  # after the call: it built them if it had to
-        gradients = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables))
-        return loss, metrics.correct_count(labels, logits), batch, gradients
-
-    if jit_compile:
-        replica_step = tf.function(replica_step, jit_compile=True)
+    strategy = _checked_strategy(model, strategy)
+    body = _make_step_body(model, optimizer, strategy, jit_compile, step_metrics, gradients_fn)
 
     @tf.function(input_signature=input_signature or (IMAGES_SPEC, LABELS_SPEC))
     def train_step(images, labels):
-        loss, correct, batch, gradients = strategy.run(replica_step, args=(images, labels))
-        # `batch` is already the global count (all-reduced), the same on every replica.
-        count = tf.cast(strategy.experimental_local_results(batch)[0], tf.float32)
-        out = {"loss": strategy.reduce("sum", loss, axis=None),
-               "correct": tf.cast(strategy.reduce("sum", correct, axis=None), tf.float32),
-               "count": count}
-        if step_metrics is not None:
-            step_metrics.add(out["loss"], out["correct"], count)
+        out, gradients = body(images, labels)
         if return_gradients:
             out["gradients"] = [strategy.reduce("sum", g, axis=None) for g in gradients]
         return out
 
     return train_step
+
+
+def make_train_loop(model, optimizer, strategy=None, jit_compile=False, step_metrics=None,
+                    gradients_fn=tape_gradients):
+    """Returns ``train_steps(iterator, n)``: n training steps in one call (Keras's
+    ``steps_per_execution``), a ``tf.while_loop`` over the (distributed) iterator.
+
+    Each step is exactly :func:`make_train_step`'s and adds to ``step_metrics``,
+    so the figures read back afterwards are those of n separate calls. ``n`` is
+    a tensor: a shorter last group of an epoch does not retrace. Arguments as
+    :func:`make_train_step`.
+    """
+    strategy = _checked_strategy(model, strategy)
+    body = _make_step_body(model, optimizer, strategy, jit_compile, step_metrics, gradients_fn)
+
+    @tf.function
+    def train_steps(iterator, n):
+        for _ in tf.range(n):
+            body(*next(iterator))
+
+    return train_steps
+
+
+def _checked_strategy(model, strategy):
+    """The strategy (the default one for None); a real one needs the model built in its scope."""
+    strategy = strategy or tf.distribute.get_strategy()
+    if strategy is not tf.distribute.get_strategy() and not model.trainable_variables:
+        raise ValueError("build the model in the strategy's scope before making its training "
+                         "step (models.build(model) under strategy.scope())")
+    return strategy
 
 
 def make_eval_step(model):
@@ -109,7 +163,7 @@ def make_eval_step(model):
 
     @tf.function(input_signature=(IMAGES_SPEC, LABELS_SPEC))
     def eval_step(images, labels):
-        logits = model(images, training=False)
+        logits = precision.cast_logits(model(images, training=False))
         per_example = losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
         return {"loss_sum": tf.reduce_sum(per_example),
                 "correct": tf.cast(metrics.correct_count(labels, logits), tf.float32),
