@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_tf import backprop, losses, models
+from mnist_tf import backprop, layers, losses, models
 from mnist_tf.optimizers import Adam
 
 TOLERANCE = 1e-10
@@ -129,7 +129,8 @@ def test_works_without_any_autodiff(monkeypatch):
         monkeypatch.setattr(tf, name, refuse)
     monkeypatch.setattr(tf.autodiff, "GradientTape", refuse)
     rewind()
-    assert _max_difference(backprop.loss_and_gradients(model, images, labels), expected) <= TOLERANCE
+    manual = backprop.loss_and_gradients(model, images, labels)
+    assert _max_difference(manual, expected) <= TOLERANCE
     rewind()
     traced = tf.function(backprop.loss_and_gradients, autograph=False)(model, images, labels)
     assert _max_difference(traced, expected) <= TOLERANCE
@@ -173,3 +174,24 @@ def test_in_replica_context():
         return strategy.run(backprop.loss_and_gradients, args=(model, images, labels, False))
 
     assert _max_difference(step(images, labels), expected) <= TOLERANCE
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_batch_normalization_and_nested_sequential_in_the_chain(training):
+    model = layers.Sequential([
+        layers.Conv2D(3, 3, strides=2, padding="same", activation="relu", seed=0),
+        layers.BatchNormalization(),
+        layers.Sequential([layers.MaxPool2D(2, strides=1, padding="same"), layers.Flatten()],
+                          name="inner"),
+        layers.Dense(5, seed=1),
+    ])
+    rng = np.random.default_rng(9)
+    images = tf.constant(rng.standard_normal((3, 9, 8, 2)))
+    labels = tf.constant(rng.integers(0, 5, 3), tf.int32)
+    model(images)
+    bn = model.layers[1]
+    bn.gamma.assign(rng.uniform(0.5, 1.5, 3))
+    bn.beta.assign(rng.standard_normal(3))
+    bn.moving_mean.assign(rng.standard_normal(3))
+    bn.moving_variance.assign(rng.uniform(0.5, 2.0, 3))
+    assert _compare(model, images, labels, training) <= TOLERANCE

@@ -1,4 +1,4 @@
-"""Each layer's hand-written backward (``mnist_tf.backprop``) against the tape and finite differences.
+"""Each layer's hand-written backward (``mnist_tf.backprop``) vs the tape and finite differences.
 
 Float64, random shapes: strides 2 and 3, "same" padding, odd and even sizes,
 batch 1. For every layer: the output equals the layer's own call, and ∂L/∂x and
@@ -55,7 +55,10 @@ def _manual(layer, x, dy, training):
 
 
 def assert_matches_tape(layer, x, training=False):
-    """Manual vs tape (≤ 1e-10), then finite differences of the manual gradients; returns the max difference."""
+    """Manual vs tape (≤ 1e-10), then finite differences of the manual gradients.
+
+    Returns the largest |manual − tape| over ∂L/∂x and every weight gradient.
+    """
     layer(x, training=False)  # build
     _random_weights(layer)
     restore = _generator_states(layer)
@@ -217,7 +220,7 @@ def test_layer_without_backward_is_a_clear_error():
 @pytest.mark.parametrize("size,window,stride", [(11, 2, 2), (9, 3, 2), (7, 1, 3), (8, 3, 3),
                                                 (10, 4, 2), (5, 5, 1), (13, 2, 4)])
 def test_window_slice_is_the_strided_slice(size, window, stride):
-    """The reshape-based slice equals x[:, d::s][:H'] for every offset, the padded branch included."""
+    """The reshape-based slice equals x[:, d::s][:H'] for every offset, padded branch included."""
     x = tf.constant(np.arange(2 * size * (size + 1) * 3, dtype=np.float64).reshape(
         2, size, size + 1, 3))
     out = (geometry.output_size(size, window, stride, "VALID"),

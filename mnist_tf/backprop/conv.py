@@ -18,7 +18,7 @@ output position is a strided slice x_(di,dj) [B, H', W', C]
 **Input.** Input pixel p = s·i + di − p_top receives from every output (i, j)
 whose window covered it, weighted by the tap di that touched it::
 
-    ∂L/∂x[b, p, q, c] = Σ_{i, di: s_h·i + di − p_top = p} Σ_{j, dj: …} Σ_k δ[b, i, j, k] · W[di, dj, c, k]
+    ∂L/∂x[b, p, q, c] = Σ_{i, di: s_h·i + di − p_top = p} Σ_{j, dj: …} Σ_k δ[b, i, j, k] W[di, dj, c, k]
 
 Spread δ out to stride spacing (``geometry.dilate``: output i moves to row
 s·i, zeros between), so the condition reads "row p + p_top − di of the
@@ -38,17 +38,11 @@ from mnist_tf.backprop import geometry
 from mnist_tf.backprop.affine import affine_layer
 
 
-def _paddings(size, kernel_size, strides, padding):
-    """((top, bottom), (left, right)) of the forward convolution on an input of ``size`` (H, W)."""
-    return tuple(geometry.padding_amounts(n, k, s, padding)
-                 for n, k, s in zip(size, kernel_size, strides))
-
-
 def conv2d_kernel_gradient(x, dz, kernel_size, strides, padding):
     """∂L/∂W [kh, kw, C, K] from x [B, H, W, C] and δ [B, H', W', K] (see the module docstring)."""
     out_size = dz.shape[1], dz.shape[2]
-    x_pad = geometry.pad_spatial(x, _paddings(geometry.spatial_size(x), kernel_size, strides,
-                                              padding))
+    pads = geometry.paddings(geometry.spatial_size(x), kernel_size, strides, padding)
+    x_pad = geometry.pad_spatial(x, pads)
     taps = [tf.einsum("bijc,bijk->ck", geometry.window_slice(x_pad, offset, strides, out_size), dz)
             for offset in geometry.window_offsets(kernel_size)]  # kh·kw of [C, K], row-major
     return tf.reshape(tf.stack(taps), [*kernel_size, x.shape[-1], dz.shape[-1]])
@@ -57,7 +51,7 @@ def conv2d_kernel_gradient(x, dz, kernel_size, strides, padding):
 def conv2d_input_gradient(dz, kernel, input_size, strides, padding):
     """∂L/∂x [B, H, W, C] from δ [B, H', W', K] and W [kh, kw, C, K]; ``input_size`` = (H, W)."""
     kh, kw = kernel.shape[0], kernel.shape[1]
-    (top, _), (left, _) = _paddings(input_size, (kh, kw), strides, padding)
+    (top, _), (left, _) = geometry.paddings(input_size, (kh, kw), strides, padding)
     spread = geometry.dilate(dz, strides)  # [B, (H'−1)s_h + 1, (W'−1)s_w + 1, K]
     rows, cols = spread.shape[1], spread.shape[2]
     full = geometry.pad_spatial(spread, ((kh - 1 - top, input_size[0] + top - rows),

@@ -36,6 +36,11 @@ def padding_amounts(size: int, window: int, stride: int, padding: str) -> tuple:
     return total // 2, total - total // 2
 
 
+def paddings(size, window, strides, padding) -> tuple:
+    """((top, bottom), (left, right)) for an input of ``size`` (H, W): per axis, as above."""
+    return tuple(padding_amounts(n, k, s, padding) for n, k, s in zip(size, window, strides))
+
+
 def spatial_size(x) -> tuple:
     """(H, W) of an NHWC tensor as Python ints; unknown sizes are a clear error."""
     height, width = x.shape[1], x.shape[2]
@@ -46,6 +51,8 @@ def spatial_size(x) -> tuple:
 
 def pad_spatial(x, pads, value=0):
     """Pads the H and W axes of an NHWC tensor by ``pads`` = ((top, bottom), (left, right))."""
+    if not any(sum(pads, ())):
+        return x
     return tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]], constant_values=value)
 
 

@@ -65,7 +65,10 @@ def _broadcast(v, x, axis):
 
 
 def batch_normalization(layer, x, training):
-    """Forward through a ``layers.BatchNormalization`` (moving statistics updated once): (y, backward)."""
+    """Forward through a ``layers.BatchNormalization`` (updating its moving statistics once).
+
+    Returns (y, backward).
+    """
     y = layer(x, training=training)
 
     def backward(dy, need_dx=True):

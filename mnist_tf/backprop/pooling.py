@@ -40,10 +40,9 @@ def max_pool2d_backward(x, y, dy, pool_size, strides, padding):
       pool_size, strides: pairs of ints; padding: "VALID" or "SAME" (as the layer keeps them).
     """
     size = geometry.spatial_size(x)
-    pads = tuple(geometry.padding_amounts(n, k, s, padding)
-                 for n, k, s in zip(size, pool_size, strides))
+    pads = geometry.paddings(size, pool_size, strides, padding)
     # NaN equals nothing, so a padded position is never taken for the maximum.
-    x_pad = geometry.pad_spatial(x, pads, value=math.nan) if any(sum(pads, ())) else x
+    x_pad = geometry.pad_spatial(x, pads, value=math.nan)
     shares = _first_maximum_shares(x_pad, y, dy, pool_size, strides)
     padded_size = x_pad.shape[1], x_pad.shape[2]
     if tuple(strides) == tuple(pool_size):
@@ -55,7 +54,7 @@ def max_pool2d_backward(x, y, dy, pool_size, strides, padding):
 
 
 def _first_maximum_shares(x_pad, y, dy, pool_size, strides):
-    """For each window offset, row-major: δ where that offset holds the window's first maximum, else 0.
+    """Per window offset, row-major: δ where that offset holds the window's first maximum, else 0.
 
     Each of the ph·pw results is [B, H', W', C]; for every output exactly one of
     them carries its δ.

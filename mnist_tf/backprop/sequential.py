@@ -70,7 +70,7 @@ BACKPROP = {
 
 
 def forward(layer, x, training):
-    """``BACKPROP[type(layer)](layer, x, training)``: the layer's output and its backward closure."""
+    """``BACKPROP[type(layer)](layer, x, training)``: the layer's output and backward closure."""
     function = BACKPROP.get(type(layer))
     if function is None:
         raise NotImplementedError(
