@@ -21,8 +21,8 @@ from mnist_tf.optimizers import Adam
 TOLERANCE = 1e-10
 
 
-def _cnn(dtype=tf.float64, seed=0, side=28):
-    model = models.get("keras_example_cnn", seed=seed)
+def _cnn(dtype=tf.float64, seed=0, side=28, name="keras_example_cnn"):
+    model = models.get(name, seed=seed)
     model(tf.zeros([1, side, side, 1], dtype))
     return model
 
@@ -71,6 +71,14 @@ def test_reference_cnn_equals_tape(training):
     worst = _compare(model, images, labels, training)
     print(f"whole CNN, training={training}: max |manual − tape| = {worst:.3g}")
     assert worst <= TOLERANCE
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training-dropout"])
+def test_bn_cnn_equals_tape(training):
+    """The deeper model: Conv2D without bias, BatchNormalization, Activation, Dense into BN."""
+    model = _cnn(name="bn_cnn")
+    images, labels = _batch(2)
+    assert _compare(model, images, labels, training) <= TOLERANCE
 
 
 def test_global_batch_size_and_batch_of_one():

@@ -152,6 +152,18 @@ def test_max_pool_dropped_rows_get_zero():
     assert float(tf.reduce_sum(dx)) == 2 * 5 * 5 * 3  # every window routed exactly once
 
 
+@pytest.mark.parametrize("activation", ["relu", "softmax", None])
+def test_activation(activation):
+    assert_matches_tape(layers.Activation(activation), _variable((3, 4, 5)))
+
+
+def test_every_layer_has_a_backward():
+    """A layer added to mnist_tf.layers gets its backward in the same change."""
+    exported = {getattr(layers, name) for name in layers.__all__}
+    layer_classes = {c for c in exported if isinstance(c, type) and issubclass(c, tf.Module)}
+    assert layer_classes - {layers.Layer} <= set(backprop.BACKPROP)
+
+
 def test_flatten():
     assert_matches_tape(layers.Flatten(), _variable((3, 4, 5, 2)))
 

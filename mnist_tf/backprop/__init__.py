@@ -5,7 +5,7 @@ returns the loss and its gradients for ``model.trainable_variables``, equal to t
 tape's to round-off (``tests/test_backprop*.py``). One file per piece of the chain:
 
   loss.py           softmax cross-entropy:  ∂L/∂z = (softmax(z) − onehot(y)) / N
-  activations.py    linear, relu, softmax, written from the layer's output
+  activations.py    linear, relu, softmax, written from the layer's output; Activation
   affine.py         what Conv2D and Dense share: y = act(x ⊛ W + b)
   dense.py          ∂L/∂x = δ Wᵀ,  ∂L/∂W = xᵀ δ,  ∂L/∂b = Σ δ
   conv.py           ∂L/∂x = δ (dilated, padded) convolved with W rotated 180°, channels swapped;

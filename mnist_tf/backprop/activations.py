@@ -13,7 +13,8 @@ recomputes z:
               δ_z,k = Σ_i δ_y,i y_i (1[i = k] − y_k) = y_k (δ_y,k − Σ_i δ_y,i y_i)
 
 All shapes are the layer's output shape ([B, n] or [B, H', W', K]); softmax
-acts along the last axis.
+acts along the last axis. A standalone ``layers.Activation`` (y = act(x), as
+after a BatchNormalization) uses the same functions with z = x.
 """
 
 import tensorflow as tf
@@ -55,3 +56,14 @@ def activation_backward(layer):
                          f"{layer.name!r}; known: linear, relu, softmax "
                          "(add one to mnist_tf/backprop/activations.py)")
     return backward
+
+
+def activation_layer(layer, x, training):
+    """Forward through a ``layers.Activation`` (the activation alone, y = act(x)): (y, backward)."""
+    act_backward = activation_backward(layer)
+    y = layer(x, training=training)
+
+    def backward(dy, need_dx=True):
+        return (act_backward(dy, y) if need_dx else None), []
+
+    return y, backward

@@ -23,6 +23,7 @@ something else) is a clear error naming the layer.
 import tensorflow as tf
 
 from mnist_tf import layers
+from mnist_tf.backprop.activations import activation_layer
 from mnist_tf.backprop.conv import conv2d
 from mnist_tf.backprop.dense import dense
 from mnist_tf.backprop.dropout import dropout
@@ -59,6 +60,7 @@ def sequential(model, x, training):
 
 
 BACKPROP = {
+    layers.Activation: activation_layer,
     layers.BatchNormalization: batch_normalization,
     layers.Conv2D: conv2d,
     layers.Dense: dense,
