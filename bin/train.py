@@ -18,10 +18,11 @@ from absl import flags
 
 from mnist_tf import devices, distribute, export, models, precision
 from mnist_tf.errors import first_line
-from mnist_tf.optimizers import OPTIMIZERS
+from mnist_tf.optimizers import OPTIMIZERS, SCHEDULES
 from mnist_tf.training import config as config_lib
 from mnist_tf.training import (TrainConfig, default_logdir, newest_run, run_config,
                                train_and_evaluate)
+from mnist_tf.training.run import check_run
 
 DEFAULTS = TrainConfig()
 FLAGS = flags.FLAGS
@@ -34,9 +35,31 @@ flags.DEFINE_enum("model", DEFAULTS.model, sorted(models.MODELS),
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Passes over the training set.")
 flags.DEFINE_integer("batch_size", DEFAULTS.batch_size,
                      "Images per training step (the global batch under --strategy).")
-flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate, "The optimizer's learning rate.")
+flags.DEFINE_float("learning_rate", DEFAULTS.learning_rate,
+                   "The optimizer's learning rate (the peak, under --lr_schedule).")
+flags.DEFINE_enum("lr_schedule", DEFAULTS.lr_schedule, SCHEDULES,
+                  "constant; exponential (down to --lr_decay_rate by the end); cosine (linear "
+                  "warm-up over --warmup_steps, then a cosine to 0); one_cycle (linear up to the "
+                  "peak at --warmup_steps, linear down to 0).")
+flags.DEFINE_integer("warmup_steps", DEFAULTS.warmup_steps,
+                     "Warm-up steps of --lr_schedule=cosine, peak step of one_cycle.")
+flags.DEFINE_float("lr_decay_rate", DEFAULTS.lr_decay_rate,
+                   "--lr_schedule=exponential: the learning rate's factor by the last step.")
+flags.DEFINE_float("weight_decay", DEFAULTS.weight_decay,
+                   "--optimizer=adamw: decoupled weight decay λ (θ ← θ − η λ θ each step).")
+flags.DEFINE_float("label_smoothing", DEFAULTS.label_smoothing,
+                   "Train against (1 − ε)·onehot + ε/10 instead of the one-hot labels.")
+flags.DEFINE_bool("augment", DEFAULTS.augment,
+                  "Randomly rotate, shift and zoom each training image (one affine map each).")
+flags.DEFINE_float("augment_rotation", DEFAULTS.augment_rotation,
+                   "--augment: largest rotation, degrees either way.")
+flags.DEFINE_float("augment_shift", DEFAULTS.augment_shift,
+                   "--augment: largest shift, pixels along each axis.")
+flags.DEFINE_float("augment_zoom", DEFAULTS.augment_zoom,
+                   "--augment: zoom within [1 - z, 1 + z].")
 flags.DEFINE_enum("optimizer", DEFAULTS.optimizer, OPTIMIZERS,
-                  "adam (Keras's Adam), sgd (plain), or momentum (SGD with --momentum).")
+                  "adam (Keras's Adam), adamw (Adam with --weight_decay), sgd (plain), or "
+                  "momentum (SGD with --momentum).")
 flags.DEFINE_float("momentum", DEFAULTS.momentum, "Momentum for --optimizer=momentum.")
 flags.DEFINE_integer("seed", DEFAULTS.seed,
                      "Seeds the initial weights, the data order and the dropout masks.",
@@ -68,6 +91,9 @@ flags.DEFINE_integer("steps_per_loop", DEFAULTS.steps_per_loop,
 flags.DEFINE_integer("log_every", DEFAULTS.log_every, "Steps between per-step scalar summaries.")
 flags.DEFINE_integer("histogram_every", DEFAULTS.histogram_every,
                      "Steps between weight and gradient histograms; 0 = once per epoch.")
+flags.DEFINE_integer("checkpoint_every_steps", DEFAULTS.checkpoint_every_steps,
+                     "Also checkpoint every this many steps inside an epoch, so that a killed run "
+                     "resumes from there; 0 = at epoch ends only.")
 flags.DEFINE_bool("profile", DEFAULTS.profile,
                   "Write a profiler trace of ten training steps (TensorBoard's Profile tab).")
 flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES,
@@ -100,11 +126,20 @@ def main(argv):
     config, logdir = _config_and_logdir()
     device = devices.select_device(FLAGS.device)
     import tensorflow as tf
-    if FLAGS.strategy == "default":
+    strategy = (None if FLAGS.strategy == "default"
+                else distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices))
+    if distribute.is_chief(strategy):  # a refused logdir is refused before anything is printed
+        finished = check_run(logdir, config, FLAGS.resume)
+        if finished:
+            print(f"{logdir} is finished: {config.epochs} epochs, test accuracy "
+                  f"{finished.get('test_accuracy') or float('nan'):.4f}; nothing to do, its "
+                  f"record is left as it is (pass --epochs={config.epochs + 1} or more to "
+                  "train it further)")
+            return
+    if strategy is None:
         print(f"device: {devices.describe(device)}")
-        strategy, placement = None, tf.device(device)
+        placement = tf.device(device)
     else:
-        strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices)
         print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas "
               f"on {', '.join(strategy.extended.worker_devices)}")
         placement = contextlib.nullcontext()

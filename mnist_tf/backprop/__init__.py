@@ -18,6 +18,7 @@ tape's to round-off (``tests/test_backprop*.py``). One file per piece of the cha
   sequential.py     the chain rule through a Sequential; ``loss_and_gradients``
 """
 
-from mnist_tf.backprop.sequential import BACKPROP, forward, loss_and_gradients
+from mnist_tf.backprop.sequential import (BACKPROP, forward, loss_and_gradients,
+                                          loss_logits_and_gradients)
 
-__all__ = ["BACKPROP", "forward", "loss_and_gradients"]
+__all__ = ["BACKPROP", "forward", "loss_and_gradients", "loss_logits_and_gradients"]

@@ -13,6 +13,10 @@ Derivation, for one example (drop β): ∂/∂z_k log Σ_j e^{z_j} = e^{z_k} / �
 Every entry lies in [−1/N, 1/N]: fusing the softmax with the log is what keeps
 this gradient bounded (computed apart, the chain would multiply the softmax
 Jacobian by −1/p_y, huge for a confident mistake).
+
+With label smoothing ε the target is q = (1 − ε)·onehot(y) + ε/C instead of
+onehot(y), and ℓ = −Σ_k q_k log p_k; the same derivation (Σ_k q_k = 1) gives
+∂ℓ/∂z_k = p_k − q_k.
 """
 
 import tensorflow as tf
@@ -23,7 +27,7 @@ from mnist_tf.layers import activations
 _HALF = (tf.float16, tf.bfloat16)
 
 
-def softmax_cross_entropy(logits, labels, batch_size=None):
+def softmax_cross_entropy(logits, labels, batch_size=None, label_smoothing=0.0):
     """The loss and its gradient with respect to the logits.
 
     Args:
@@ -31,6 +35,7 @@ def softmax_cross_entropy(logits, labels, batch_size=None):
       labels: class ids [B] (or [B, 1]), any integer dtype.
       batch_size: N, the divisor: a Python number or a scalar tensor (the
         all-reduced global batch size under a strategy); None → B, the batch mean.
+      label_smoothing: ε: the targets (1 − ε)·onehot(y) + ε/C.
 
     Returns:
       (L, ∂L/∂z): a scalar and [B, C], both in the logits' dtype — float32 when the
@@ -38,9 +43,13 @@ def softmax_cross_entropy(logits, labels, batch_size=None):
       gradient then cast back to the logits' dtype for the layers below.
     """
     z = tf.cast(logits, tf.float32) if logits.dtype in _HALF else logits
-    per_example = losses.sparse_categorical_crossentropy(labels, z, from_logits=True)
+    per_example = losses.sparse_categorical_crossentropy(labels, z, from_logits=True,
+                                                         label_smoothing=label_smoothing)
     n = tf.cast(tf.shape(per_example)[0] if batch_size is None else batch_size, z.dtype)
     loss = tf.reduce_sum(per_example) / n
-    onehot = tf.one_hot(losses.sparse_labels(labels, z), depth=z.shape[-1], dtype=z.dtype)
-    dz = (activations.softmax(z) - onehot) / n
+    classes = z.shape[-1]
+    target = tf.one_hot(losses.sparse_labels(labels, z), depth=classes, dtype=z.dtype,
+                        on_value=1.0 - label_smoothing + label_smoothing / classes,
+                        off_value=label_smoothing / classes)
+    dz = (activations.softmax(z) - target) / n
     return loss, tf.cast(dz, logits.dtype)

@@ -109,9 +109,31 @@ def loss_and_gradients(model, images, labels, training=True, global_batch_size=N
       ``model.trainable_variables``, each in its variable's dtype and shape
       (None for a variable the loss does not depend on, as the tape would say).
     """
+    loss, _, gradients = loss_logits_and_gradients(model, images, labels, training,
+                                                   global_batch_size)
+    return loss, gradients
+
+
+def loss_logits_and_gradients(model, images, labels, training=True, global_batch_size=None,
+                              label_smoothing=0.0, loss_scale=None):
+    """:func:`loss_and_gradients`, also returning the logits, with what a training step adds.
+
+    Args (besides :func:`loss_and_gradients`'s):
+      label_smoothing: ε of the loss (see ``backprop.loss``).
+      loss_scale: S, or None for 1: the backward starts from S·∂L/∂z, so the
+        gradients are those of S·L — float16's dynamic loss scaling, which keeps
+        small gradients from underflowing on their way down (the optimizer
+        divides by S again).
+
+    Returns:
+      (loss L, logits z [B, C] (float32 under mixed precision), gradients of S·L).
+    """
     logits, backward = forward(model, images, training)
     with tf.name_scope("loss"):
-        loss, dlogits = softmax_cross_entropy(logits, labels, global_batch_size)
+        loss, dlogits = softmax_cross_entropy(logits, labels, global_batch_size,
+                                              label_smoothing)
+        if loss_scale is not None:
+            dlogits = dlogits * tf.cast(loss_scale, dlogits.dtype)
     with tf.name_scope("backward"):
         _, pairs = backward(dlogits, need_dx=False)
     by_variable = {}
@@ -119,4 +141,5 @@ def loss_and_gradients(model, images, labels, training=True, global_batch_size=N
         gradient = tf.cast(gradient, variable.dtype)
         previous = by_variable.get(variable.ref())  # a layer used twice adds its two gradients
         by_variable[variable.ref()] = gradient if previous is None else previous + gradient
-    return loss, [by_variable.get(v.ref()) for v in model.trainable_variables]
+    gradients = [by_variable.get(v.ref()) for v in model.trainable_variables]
+    return loss, tf.cast(logits, loss.dtype), gradients

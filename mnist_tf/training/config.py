@@ -12,7 +12,7 @@ from typing import Optional
 
 from mnist_tf.errors import CheckpointError, SettingError, first_line
 from mnist_tf.models import MODELS
-from mnist_tf.optimizers import OPTIMIZERS
+from mnist_tf.optimizers.registry import OPTIMIZERS, SCHEDULES
 from mnist_tf.training import json_files
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -26,9 +26,18 @@ class TrainConfig:
     model: str = "keras_example_cnn"
     epochs: int = 15
     batch_size: int = 128            # the global batch: split across replicas under tf.distribute
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"          # adam | sgd | momentum (SGD with momentum 0.9)
+    learning_rate: float = 1e-3      # the peak, under a schedule
+    lr_schedule: str = "constant"    # constant | exponential | cosine | one_cycle
+    warmup_steps: int = 0            # cosine: linear warm-up; one_cycle: the step of the peak
+    lr_decay_rate: float = 0.1       # exponential: the factor by the last step
+    optimizer: str = "adam"          # adam | adamw | sgd | momentum (SGD with momentum 0.9)
     momentum: float = 0.9            # used by optimizer=momentum only
+    weight_decay: float = 0.004      # used by optimizer=adamw only (decoupled, Keras's default)
+    label_smoothing: float = 0.0     # targets (1 − ε)·onehot + ε/10 in the training loss
+    augment: bool = False            # random rotation/shift/zoom of the training images
+    augment_rotation: float = 10.0   # degrees, at most, either way
+    augment_shift: float = 2.0       # pixels, at most, each axis
+    augment_zoom: float = 0.1        # scale within [1 − zoom, 1 + zoom]
     seed: int = 0                    # initial weights, data order and dropout masks
     validation_split: float = 0.1    # the LAST fraction of the training set, as Keras takes it
     steps_per_epoch: Optional[int] = None  # a cap, for quick runs; None = the whole epoch
@@ -40,6 +49,7 @@ class TrainConfig:
     histogram_every: int = 0         # steps between weight/gradient histograms; 0 = once per epoch
     profile: bool = False            # trace 10 steps after 10 of warm-up (fewer in short runs)
     keep_checkpoints: int = 3        # checkpoints kept by the CheckpointManager
+    checkpoint_every_steps: int = 200  # also checkpoint mid-epoch every this many steps; 0 = not
     export: bool = True              # write a SavedModel into <logdir>/export at the end
     checkpoint_dir: Optional[str] = None  # None = <logdir>/checkpoints; saved so --resume finds it
 
@@ -51,8 +61,16 @@ class TrainConfig:
             (self.batch_size >= 1, "batch_size", "at least 1"),
             (math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning_rate",
              "a finite number greater than 0"),
+            (self.lr_schedule in SCHEDULES, "lr_schedule", f"one of {', '.join(SCHEDULES)}"),
+            (self.warmup_steps >= 0, "warmup_steps", "0 or more"),
+            (0 < self.lr_decay_rate <= 1, "lr_decay_rate", "in (0, 1]"),
             (self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}"),
             (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
+            (0 <= self.weight_decay < 1, "weight_decay", "in [0, 1)"),
+            (0 <= self.label_smoothing < 1, "label_smoothing", "in [0, 1)"),
+            (0 <= self.augment_rotation <= 180, "augment_rotation", "in [0, 180] degrees"),
+            (0 <= self.augment_shift <= 14, "augment_shift", "in [0, 14] pixels"),
+            (0 <= self.augment_zoom < 1, "augment_zoom", "in [0, 1)"),
             (self.seed >= 0, "seed", "0 or more"),
             (self.precision in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}"),
             (self.gradients in GRADIENTS, "gradients", f"one of {', '.join(GRADIENTS)}"),
@@ -63,6 +81,7 @@ class TrainConfig:
             (self.log_every >= 1, "log_every", "at least 1"),
             (self.histogram_every >= 0, "histogram_every", "0 or more"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", "at least 1"),
+            (self.checkpoint_every_steps >= 0, "checkpoint_every_steps", "0 or more"),
         ]
         for ok, name, expected in checks:
             if not ok:

@@ -9,7 +9,7 @@ replicas (and workers).
 
 import tensorflow as tf
 
-from mnist_tf.data import pipeline
+from mnist_tf.data import augment, pipeline
 from mnist_tf.errors import SettingError
 
 
@@ -50,6 +50,12 @@ class RunData:
         dataset = pipeline.train_dataset(*self.train, self.config.batch_size, seed=seed,
                                          epoch=epoch, skip_batches=skip_batches)
         dataset = dataset.take(self.steps_per_epoch - skip_batches)
+        if self.config.augment:  # the training set only; (seed, epoch, batch) fixes each map
+            dataset = augment.augment_dataset(
+                dataset, seed, epoch, skip_batches=skip_batches,
+                max_rotation_degrees=self.config.augment_rotation,
+                max_shift=self.config.augment_shift, max_zoom=self.config.augment_zoom,
+            ).prefetch(tf.data.AUTOTUNE)
         if not self.distributed:
             return dataset
         options = tf.data.Options()

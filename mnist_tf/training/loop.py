@@ -17,6 +17,7 @@ trains and checkpoints (``state``), its data (``datasets``), the step
 and the final report (``report``).
 """
 
+import functools
 import math
 import os
 import shutil
@@ -24,7 +25,7 @@ import time
 
 import tensorflow as tf
 
-from mnist_tf import models
+from mnist_tf import distribute, models
 from mnist_tf.data import sources
 from mnist_tf.training import config as config_lib, report, run as run_lib, summaries
 from mnist_tf.training.datasets import RunData
@@ -33,7 +34,7 @@ from mnist_tf.training.profiler import ProfilerWindow
 from mnist_tf.training.progress import Progress
 from mnist_tf.training.state import DivergedError, TrainState
 from mnist_tf.training.step_metrics import means
-from mnist_tf.training.steps import make_train_loop, make_train_step
+from mnist_tf.training.steps import GRADIENTS, make_train_loop, make_train_step
 
 
 def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
@@ -56,36 +57,51 @@ def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
         dashboard beside it (``bin/train.py`` passes the device and strategy).
 
     Returns:
-      The final metrics, as written to ``<logdir>/metrics.json``.
+      The final metrics, as written to ``<logdir>/metrics.json`` (a finished run's, untouched,
+      when resuming it leaves nothing to train).
     """
-    wall_start = time.perf_counter()
     strategy = strategy or tf.distribute.get_strategy()
+    # The run owns its logdir from before its first check to its end (the chief's lock).
+    with run_lib.LogdirLock(logdir if distribute.is_chief(strategy) else None):
+        return _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log,
+                                   export_fn, extra_hparams)
+
+
+def _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log, export_fn,
+                        extra_hparams) -> dict:
+    wall_start = time.perf_counter()
     # Absolute, so that a resume and evaluate.py find it from the logdir, from any directory.
     config = config.validate().replace(checkpoint_dir=run_lib.absolute(config.checkpoint_dir))
     dirs = run_lib.RunDirs(config, logdir, strategy)
-    if dirs.chief:
-        run_lib.refuse_a_second_run(logdir, resume)
+    if dirs.chief and (finished := run_lib.check_run(logdir, config, resume, lock=False)):
+        log(f"{logdir} is a finished run of {config.epochs} epochs: nothing to train, its "
+            "record is left as it is (pass more epochs to train it further)")
+        return finished
     data = RunData(config, data if data is not None else sources.load(data_dir), strategy)
     run_lib.make_dirs(dirs)
-    state = TrainState(config, dirs.own_checkpoint_dir, strategy)
+    if dirs.chief:
+        run_lib.remove_leftovers(dirs, log)
+    state = TrainState(config, dirs.own_checkpoint_dir, strategy, data.steps_per_epoch,
+                       started=wall_start)
     first_epoch = state.restore_or_start(resume, dirs.checkpoint_dir, log)
+    if dirs.chief and resume:  # before the writers open their new files
+        run_lib.purge_replayed_events(dirs.logdir,
+                                      run_lib.replay_cut(dirs.logdir, state.saved_at), log)
     config_lib.save(config, os.path.join(dirs.logdir, run_lib.CONFIG_FILE))
     writers = summaries.make_writers(dirs.logdir)
-    if first_epoch == 0:
+    if state.step == 0:
         summaries.hparams(dirs.logdir, {**config.to_dict(), **(extra_hparams or {})},
                           trial_id=dirs.trial_id)
     steps = _make_steps(config, state, strategy, data)
     log(f"training {config.model}: {models.count_params(state.model):,} parameters, "
         f"{data.sizes()}, {data.steps_per_epoch} steps per epoch")
 
-    session_steps = (config.epochs - first_epoch) * data.steps_per_epoch
+    session_steps = (config.epochs - first_epoch) * data.steps_per_epoch - state.batches_done
     profiler = ProfilerWindow(config.profile, dirs.logdir, state.step, session_steps)
-    train_seconds, train_images = 0.0, 0
     for epoch in range(first_epoch, config.epochs):
         progress = Progress(epoch + 1, config.epochs, data.steps_per_epoch)
-        _train_epoch(config, state, steps, data.train_epoch(state.seed, epoch), progress,
-                     writers["train"], profiler)
-        train_seconds, train_images = train_seconds + progress.seconds, train_images + progress.images
+        _train_epoch(config, state, steps, data.train_epoch(state.seed, epoch, state.batches_done),
+                     progress, writers["train"], profiler)
         validation = evaluate(state.eval_step, data.validation_batches())
         progress.finish(validation)
         summaries.epoch_scalars(writers["train"], epoch + 1, progress.loss, progress.accuracy)
@@ -109,8 +125,7 @@ def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
     metrics = report.write_metrics(
         os.path.join(dirs.logdir, "metrics.json"), test, state.epoch_metrics.as_dict(),
         epochs=config.epochs, epochs_run=config.epochs - first_epoch, steps=state.step,
-        wall_seconds=time.perf_counter() - wall_start,
-        train_images_per_second=train_images / train_seconds if train_seconds else None,
+        wall_seconds=state.wall_seconds(), train_images_per_second=state.images_per_second(),
         replicas=strategy.num_replicas_in_sync)
     for writer in writers.values():
         writer.close()
@@ -123,7 +138,9 @@ def _make_steps(config, state, strategy, data) -> dict:
     """The run's step functions: ``single`` and ``with_gradients`` (one step; the second also
     returns the applied gradients, for histograms) and ``loop`` (n steps per call)."""
     args = dict(model=state.model, optimizer=state.optimizer, strategy=strategy,
-                jit_compile=config.jit_compile, step_metrics=state.step_metrics)
+                jit_compile=config.jit_compile, step_metrics=state.step_metrics,
+                gradients_fn=functools.partial(GRADIENTS[config.gradients],
+                                               label_smoothing=config.label_smoothing))
     signature = data.element_spec() if data.distributed else None
     return {"single": make_train_step(**args, input_signature=signature),
             "with_gradients": make_train_step(**args, input_signature=signature,
@@ -134,9 +151,13 @@ def _make_steps(config, state, strategy, data) -> dict:
 def _train_epoch(config, state, steps, dataset, progress, writer, profiler) -> None:
     """One epoch of training steps, in calls of one step or of up to ``steps_per_loop``. The
     step keeps its loss and counts on the device; they are read back every ``log_every``
-    steps and at the end (one transfer each time)."""
-    state.step_metrics.reset()
-    step, done, batches = state.step, 0, iter(dataset)
+    steps and at the end (one transfer each time). A checkpoint every
+    ``checkpoint_every_steps`` lets a killed run resume from the batch after it: ``dataset``
+    starts there, and the epoch's running sums come back from the checkpoint."""
+    if not state.batches_done:
+        state.step_metrics.reset()
+    step, done, batches = state.step, state.batches_done, iter(dataset)
+    restored_images = float(state.step_metrics.epoch.numpy()[2])
     window = {"start": time.perf_counter(), "images": 0.0}
     while done < progress.total:
         histogram_due = ((step + 1) % config.histogram_every == 0 if config.histogram_every
@@ -161,7 +182,11 @@ def _train_epoch(config, state, steps, dataset, progress, writer, profiler) -> N
                                  out["gradients"])
         if step % config.log_every == 0:
             _read_sums(config, state, step, done, progress, writer, window)
+        every = config.checkpoint_every_steps
+        if every and step // every > (step - n) // every and done < progress.total:
+            state.save(state.epochs_done, batches_done=done)
     _read_sums(config, state, step, progress.total, progress, None, window)
+    state.add_training(progress.seconds, progress.images - restored_images)
 
 
 def _group_size(config, step, left) -> int:
@@ -183,6 +208,7 @@ def _read_sums(config, state, step, batches, progress, writer, window) -> None:
     if count and not math.isfinite(loss):
         raise DivergedError(f"the training loss is {loss} by step {step}: the run diverged; "
                             "try a smaller learning rate")
+    state.check_finite(step)
     progress.update(batches, *epoch_sums[[2, 0, 1]])  # images, Σ loss, Σ correct
     window["images"] += count
     if writer is not None:

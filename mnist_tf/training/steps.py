@@ -27,7 +27,7 @@ single device.
 
 import tensorflow as tf
 
-from mnist_tf import losses, metrics, precision
+from mnist_tf import backprop, losses, metrics, precision
 
 IMAGES_SPEC = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
 LABELS_SPEC = tf.TensorSpec([None], tf.int32, name="labels")
@@ -39,17 +39,31 @@ def _global_batch_size(labels, dtype) -> tf.Tensor:
     return tf.distribute.get_replica_context().all_reduce("sum", local)
 
 
-def tape_gradients(model, optimizer, images, labels, global_batch):
+def tape_gradients(model, optimizer, images, labels, global_batch, label_smoothing=0.0):
     """(loss, logits, ∂L/∂θ) by ``tf.GradientTape``: the forward pass is recorded, then replayed
-    backwards. ``L`` is the batch's loss Σ_b CE_b / N; the tape differentiates
-    ``optimizer.scale_loss(L)`` (L itself, or S·L under float16 loss scaling)."""
+    backwards. ``L`` is the batch's loss Σ_b CE_b / N (with ``label_smoothing`` ε, against
+    the targets (1 − ε)·onehot + ε/C); the tape differentiates ``optimizer.scale_loss(L)``
+    (L itself, or S·L under float16 loss scaling)."""
     with tf.GradientTape() as tape:
         logits = precision.cast_logits(model(images, training=True))  # float32 for the loss
         with tf.name_scope("loss"):
-            loss = losses.scaled_sparse_categorical_crossentropy(labels, logits, global_batch)
+            loss = losses.scaled_sparse_categorical_crossentropy(labels, logits, global_batch,
+                                                                 label_smoothing)
         scaled = optimizer.scale_loss(loss)
     variables = model.trainable_variables  # after the call: it built them if it had to
     return loss, logits, tape.gradient(scaled, variables)
+
+
+def manual_gradients(model, optimizer, images, labels, global_batch, label_smoothing=0.0):
+    """(loss, logits, ∂(S·L)/∂θ) by the hand-written backward pass (``mnist_tf.backprop``):
+    the same numbers as :func:`tape_gradients`, with no automatic differentiation."""
+    scale = optimizer.scale_loss(tf.constant(1.0))  # S: 1 unless float16 loss scaling
+    return backprop.loss_logits_and_gradients(model, images, labels, training=True,
+                                              global_batch_size=global_batch,
+                                              label_smoothing=label_smoothing, loss_scale=scale)
+
+
+GRADIENTS = {"tape": tape_gradients, "manual": manual_gradients}
 
 
 def _make_step_body(model, optimizer, strategy, jit_compile, step_metrics, gradients_fn):

@@ -76,7 +76,8 @@ def input_images(writer, step: int, batch) -> None:
     """A sample of the training input exactly as the network sees it."""
     with writer.as_default(step=step):
         tf.summary.image("input/sample_batch", images.digit_grid(np.asarray(batch)[:32]),
-                         description="32 training images after the input pipeline (x / 255).")
+                         description="32 training images as the network sees them: after the "
+                                     "input pipeline (x / 255, and augmentation when it is on).")
 
 
 def first_filters(writer, step: int, kernel) -> None:
