@@ -115,14 +115,20 @@ def test_resume_without_a_run_is_a_one_line_error(tmp_path):
 def test_resume_without_logdir_takes_the_most_recent_run_whatever_its_name(tmp_path):
     from mnist_tf.training import TrainConfig, config as config_lib
 
+    quick = TrainConfig(epochs=1, steps_per_epoch=3, batch_size=16, validation_split=0.01,
+                        export=False)
     for name, age in (("zz_named_by_hand", 3600), ("20261126-010203", 0)):
         (tmp_path / "logs" / name).mkdir(parents=True)
         path = tmp_path / "logs" / name / "config.json"
-        config_lib.save(TrainConfig(), str(path))
+        config_lib.save(quick, str(path))
         os.utime(path, (time.time() - age, time.time() - age))
     result = run_binary("train", "--resume", "--device=cpu", cwd=tmp_path)
-    # The newest run has no checkpoint yet: the error names the run it picked.
-    assert_one_line_error(result, "20261126-010203", "no checkpoint")
+    # The newest run, killed before its first checkpoint: named, and started from the beginning.
+    assert result.returncode == 0, result.stderr
+    assert f"resuming the newest run: {os.path.join('logs', '20261126-010203')}" in result.stdout
+    assert "starting the run from the beginning, with its saved config" in result.stdout
+    assert (tmp_path / "logs" / "20261126-010203" / "metrics.json").exists()
+    assert not (tmp_path / "logs" / "zz_named_by_hand" / "metrics.json").exists()
 
 
 def test_resume_with_a_garbled_config_json_is_a_one_line_error(tmp_path):

@@ -133,7 +133,9 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
     # Resumed once more after the last epoch (as after a kill during the final test or
-    # export): the last epoch's training and validation figures come from the checkpoint.
+    # export, before metrics.json): the last epoch's training and validation figures come
+    # from the checkpoint.
+    os.remove(os.path.join(interrupted, "metrics.json"))
     again = train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, resume=True,
                                log=quiet)
     assert again["epochs_run_this_session"] == 0

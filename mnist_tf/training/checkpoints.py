@@ -9,12 +9,21 @@ restores the data order too: a resumed run replays the interrupted epoch from
 its start and ends with the same weights as an uninterrupted run.
 
 Writes are atomic: TensorFlow writes a checkpoint's shards under a temporary
-name and renames them, and only then rewrites the small ``checkpoint`` index
-file (itself written to a temporary file and renamed). A run killed mid-save
-therefore still finds its previous checkpoint, never a torn one.
+name (``ckpt-N_temp/``) and renames them, and only then rewrites the small
+``checkpoint`` index file (itself written to ``checkpoint.tmp<hex>`` and
+renamed). A run killed mid-save therefore still finds its previous checkpoint,
+never a torn one; :func:`remove_partial_saves` deletes what such a save left.
+
+Checkpoints are found from the files themselves, not only from the
+``checkpoint`` index file: :func:`intact_checkpoints` lists every
+``<name>-N.index`` whose data shards are all there and readable (every tensor
+read, so a truncated or corrupted shard fails its checksum), newest first. A
+deleted index file or a damaged newest checkpoint therefore costs one
+checkpoint's work, not the run.
 """
 
 import os
+import re
 
 import tensorflow as tf
 
@@ -67,20 +76,173 @@ def make_manager(directory: str, model, optimizer, state: RunState, metrics: Epo
                                       checkpoint_name="ckpt")
 
 
+class RunTotals(tf.Module):
+    """Where the run is inside its epoch, and its figures summed over every session.
+
+    ``batch``: batches of the current epoch done (a checkpoint every
+    ``checkpoint_every_steps`` is mid-epoch); ``wall_seconds``, ``train_seconds``,
+    ``train_images``: totals over all sessions up to this checkpoint (metrics.json's
+    ``wall_seconds`` and ``train_images_per_second`` of a resumed run); ``saved_at``:
+    the wall-clock time (``time.time()``) the checkpoint was written, which tells the
+    TensorBoard events a resumed run will write again (``summaries``' purge) from
+    those it keeps. Optional in a checkpoint, like :class:`EpochMetrics`: a
+    checkpoint without them resumes at an epoch start with zero totals.
+    """
+
+    def __init__(self):
+        super().__init__(name="run_totals")
+        self.batch = tf.Variable(0, dtype=tf.int64, trainable=False, name="batch")
+        self.values = {name: tf.Variable(0.0, dtype=tf.float64, trainable=False, name=name)
+                       for name in ("wall_seconds", "train_seconds", "train_images", "saved_at")}
+
+    def __getitem__(self, name) -> float:
+        return float(self.values[name].numpy())
+
+
+def make_manager(directory: str, model, optimizer, state: RunState, metrics: EpochMetrics,
+                 step_metrics, totals: RunTotals, max_to_keep: int = 3):
+    """A ``tf.train.CheckpointManager`` over the model, optimizer, run state and metrics.
+
+    Checkpoints are numbered by the checkpoint's own ``save_counter`` (1, 2, ...),
+    which is restored with it, so a resumed run goes on numbering where it stopped.
+    """
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state,
+                                     metrics=metrics, step_metrics=step_metrics, totals=totals)
+    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
+                                      checkpoint_name="ckpt")
+
+
 def restore_run(prefix: str, model, optimizer, state: RunState, metrics: EpochMetrics,
-                step_metrics) -> None:
+                step_metrics, totals: RunTotals) -> None:
     """Restores a run: the model, optimizer and state must all be in the checkpoint; the
-    metrics are taken when present (checkpoints written before they existed still resume)."""
-    restore(tf.train.Checkpoint(model=model, optimizer=optimizer, state=state), prefix,
-            "the run", partial=True)
-    tf.train.Checkpoint(metrics=metrics, step_metrics=step_metrics).restore(
-        prefix).expect_partial()
+    metrics and totals are taken when present (older checkpoints still resume)."""
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state)
+    restore(checkpoint, prefix, "the run", partial=True)
+    tf.train.Checkpoint(metrics=metrics, step_metrics=step_metrics,
+                        totals=totals).restore(prefix).expect_partial()
+
+
+def epochs_done(prefix: str) -> int:
+    """The epochs completed when the checkpoint ``prefix`` was written (read from the file)."""
+    return int(tf.compat.v1.train.NewCheckpointReader(prefix).get_tensor(
+        "state/epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+_NUMBERED = re.compile(r"^(.*)-(\d+)\.index$")
+
+
+def number(prefix: str) -> int:
+    """N of ``.../ckpt-N``; -1 for a prefix without a number."""
+    match = _NUMBERED.match(os.path.basename(prefix) + ".index")
+    return int(match.group(2)) if match else -1
+
+
+def checkpoint_files(directory: str) -> list:
+    """Every checkpoint prefix in ``directory``, found from its ``<name>-N.index`` files
+    (and those the ``checkpoint`` index file names), newest first: by N, then by time."""
+    if not tf.io.gfile.isdir(directory):
+        return []
+    found = {}
+    for name in tf.io.gfile.listdir(directory):
+        match = _NUMBERED.match(name)
+        if match:
+            found[os.path.join(directory, name[:-len(".index")])] = int(match.group(2))
+    try:
+        listed = tf.train.get_checkpoint_state(directory)
+    except (tf.errors.OpError, ValueError):  # a garbled index file: the files still count
+        listed = None
+    for prefix in (listed.all_model_checkpoint_paths if listed else []):
+        prefix = prefix if os.path.isabs(prefix) or "://" in prefix else \
+            os.path.join(directory, prefix)
+        if prefix not in found and tf.io.gfile.exists(prefix + ".index"):
+            found[prefix] = number(prefix)
+
+    def newest(prefix):
+        return found[prefix], tf.io.gfile.stat(prefix + ".index").mtime_nsec
+
+    return sorted(found, key=newest, reverse=True)
+
+
+def damage(prefix: str):
+    """Why the checkpoint ``prefix`` cannot be restored (one line), or None when it is intact.
+
+    Every data shard its index names must exist, and every tensor must read back
+    (TensorFlow checks each one's CRC32C): a truncated or corrupted shard is found
+    here rather than half-way through a restore.
+    """
+    try:
+        reader = tf.compat.v1.train.NewCheckpointReader(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError, KeyError, RuntimeError) as e:
+        return first_line(e)
+    return None
+
+
+def intact_checkpoints(directory: str, on_damaged=None):
+    """The intact checkpoints in ``directory``, newest first (a generator: each is checked
+    only when reached). ``on_damaged(prefix, reason)`` is called for each one skipped."""
+    for prefix in checkpoint_files(directory):
+        reason = damage(prefix)
+        if reason is None:
+            yield prefix
+        elif on_damaged is not None:
+            on_damaged(prefix, reason)
+
+
+def newest_intact(directory: str, log=None):
+    """The newest intact checkpoint in ``directory``, or None when it holds none.
+
+    A damaged newer one is skipped, with a line to ``log`` saying so.
+
+    Raises:
+      CheckpointError: ``directory`` holds checkpoints, but none is intact.
+    """
+    skipped = []
+    prefix = next(intact_checkpoints(directory, lambda p, why: skipped.append((p, why))), None)
+    if skipped and prefix is None:
+        newest, why = skipped[0]
+        raise CheckpointError(f"{newest}: cannot restore the run from it, the checkpoint is "
+                              f"damaged ({why}), and no older intact checkpoint is left")
+    if skipped and log is not None:
+        names = ", ".join(os.path.basename(p) for p, _ in skipped)
+        log(f"skipping damaged checkpoint(s) {names} ({skipped[0][1]}); "
+            f"using the newest intact one, {os.path.basename(prefix)}")
+    return prefix
+
+
+def remove_partial_saves(directory: str) -> list:
+    """Deletes what a save killed half-way left in ``directory``: ``<prefix>_temp/``
+    shard directories and ``checkpoint.tmp<hex>`` index files. Returns their names."""
+    if not tf.io.gfile.isdir(directory):
+        return []
+    removed = []
+    for name in tf.io.gfile.listdir(directory):
+        name = name.rstrip("/")
+        path = os.path.join(directory, name)
+        if name.endswith("_temp") and tf.io.gfile.isdir(path):
+            tf.io.gfile.rmtree(path)
+        elif name.startswith("checkpoint.tmp") and not tf.io.gfile.isdir(path):
+            tf.io.gfile.remove(path)
+        else:
+            continue
+        removed.append(name)
+    return removed
+
+
+def rewrite_index(directory: str, prefixes) -> None:
+    """Writes the ``checkpoint`` index file anew, listing ``prefixes`` (newest first) so that
+    ``tf.train.CheckpointManager`` keeps and deletes them as its own."""
+    prefixes = list(prefixes)
+    if prefixes:
+        tf.compat.v1.train.update_checkpoint_state(directory, prefixes[0],
+                                                   all_model_checkpoint_paths=prefixes[::-1])
 
 
 def find_checkpoint(path: str) -> str:
     """The checkpoint prefix that ``path`` names: a prefix, a checkpoint dir or a run's logdir.
 
-    For a run's logdir, the ``checkpoint_dir`` its config.json names comes first
+    In a directory, the newest intact checkpoint (:func:`intact_checkpoints`). For a run's logdir, the ``checkpoint_dir`` its config.json names comes first
     (a run trained with ``--checkpoint_dir``), then ``<logdir>/checkpoints``.
     """
     path = os.fspath(path)
@@ -89,14 +251,13 @@ def find_checkpoint(path: str) -> str:
     config = _readable_config(path)
     configured = [config.checkpoint_dir] if config and config.checkpoint_dir else []
     for directory in configured + [path, os.path.join(path, "checkpoints")]:
-        if tf.io.gfile.isdir(directory):
-            latest = tf.train.latest_checkpoint(directory)
-            if latest:
-                return latest
+        found = checkpoint_files(directory)
+        if found:  # the newest intact one; when none is, the newest (restoring names the damage)
+            return next(intact_checkpoints(directory), found[0])
     if not tf.io.gfile.exists(path):
         raise CheckpointError(f"{path}: no such file or directory (expected a checkpoint, "
                               "a checkpoint directory or a run's logdir)")
-    raise CheckpointError(f"{path}: no checkpoint found (expected a 'checkpoint' index file "
+    raise CheckpointError(f"{path}: no checkpoint found (expected ckpt-N.index files "
                           "here, in its checkpoints/ sub-directory or in the --checkpoint_dir "
                           "its config.json names)")
 

@@ -3,7 +3,11 @@
     {"test_accuracy": 0.9917, "test": {"loss", "accuracy"},
      "train": {...}, "validation": {...},          # the last epoch's
      "epochs", "epochs_run_this_session", "steps",
-     "wall_seconds", "train_images_per_second", "replicas", "peak_rss_mb"}
+     "wall_seconds", "train_images_per_second", "replicas", "peak_rss_mb",
+     "finished_at"}                                 # time.time() when written
+
+``wall_seconds`` and ``train_images_per_second`` cover every session of a
+resumed run (their totals are kept in the checkpoint).
 
 Strict JSON: a figure that is not a finite number (no validation split) is
 ``null``. Written through ``tf.io.gfile`` (any storage TensorBoard reads:
@@ -11,6 +15,7 @@ local, ``gs://``, ...) to a temporary name, then renamed.
 """
 
 import resource
+import time
 
 from mnist_tf.training.json_files import json_numbers, write_json
 
@@ -34,6 +39,7 @@ def write_metrics(path: str, test, epoch_metrics: dict, *, epochs: int, epochs_r
         "train_images_per_second": train_images_per_second,
         "replicas": replicas,
         "peak_rss_mb": peak_rss_mb(),
+        "finished_at": time.time(),
     })
     write_json(path, metrics)
     return metrics
