@@ -3,10 +3,12 @@
 For study: the two should be the same computation, so given the same start
 they should stay together to float round-off. This tool makes that visible:
 
-1. builds our ``keras_example_cnn`` and the Keras example model
-   (Input(28,28,1) → Conv2D(32,3,relu) → MaxPooling2D(2) → Conv2D(64,3,relu) →
-   MaxPooling2D(2) → Flatten → Dropout(0.5) → Dense(10), logits), and copies our
-   initial weights into Keras (``set_weights``);
+1. builds our ``--model`` (default ``keras_example_cnn``) and its Keras twin
+   (``bin/keras_twins.py``; for the default, the Keras example: Input(28,28,1) →
+   Conv2D(32,3,relu) → MaxPooling2D(2) → Conv2D(64,3,relu) → MaxPooling2D(2) →
+   Flatten → Dropout(0.5) → Dense(10), logits), and copies our initial weights
+   into Keras (``keras_twins.copy_weights``: BatchNormalization's moving
+   statistics too);
 2. feeds both the same batches of real MNIST (the first ``steps × batch_size``
    training images, in order);
 3. takes one Adam(1e-3) step on each with its own optimizer — ours is the very
@@ -26,17 +28,22 @@ float64's own round-off: the updates are the same to the last bits. The math is
 the same; what float32 shows is its arithmetic. That is why float64 is the
 default here: it shows the math; ``--dtype=float32`` shows training as it runs.
 
-Dropout: by default both models run with ``training=False`` inside the
-gradient step (dropout off), because the two frameworks draw different random
-masks and the comparison would then show the masks, not the math. With
-``--dropout`` both run with dropout on: the curves then agree only in trend.
+Dropout: by default both models are built with a dropout rate of 0 (dropout
+off), because the two frameworks draw different random masks and the
+comparison would then show the masks, not the math. Both run with
+``training=True`` inside the gradient step, so that a BatchNormalization layer
+normalizes with the batch's statistics and updates its moving ones, in both
+(the largest weight difference covers the moving statistics). With
+``--dropout`` both keep their model's dropout rate: the curves then agree only
+in trend.
 
 TensorBoard: the two loss curves are the runs ``ours`` and ``keras`` under
 ``--logdir`` with the same tag ``loss``, so they overlay. The last line printed
-is JSON: ``{"steps", "max_loss_difference", "max_weight_difference", ...}``.
+is JSON: ``{"model", "steps", "max_loss_difference", "max_weight_difference", ...}``.
 
 Example:
   python bin/compare_keras.py --steps 200 && tensorboard --logdir logs/compare_keras
+  python bin/compare_keras.py --model=bn_cnn --steps 20
 """
 
 import _app  # first: quiets TensorFlow before it is imported
@@ -46,7 +53,11 @@ import os
 
 from absl import flags
 
+import keras_twins
+
 FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", "keras_example_cnn", sorted(keras_twins.TWINS),
+                  "Which of our models to compare with its Keras twin.")
 flags.DEFINE_integer("steps", 50, "Training steps to compare.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 128, "Images per step.", lower_bound=1)
 flags.DEFINE_float("learning_rate", 1e-3, "Adam's learning rate, for both.")
@@ -57,35 +68,6 @@ flags.DEFINE_enum("dtype", "float64", ["float32", "float64"],
                   "Adam amplifies in float32.")
 flags.DEFINE_string("logdir", "logs/compare_keras", "TensorBoard directory (runs ours, keras).")
 flags.DEFINE_string("data_dir", None, "A directory with the four MNIST .gz files (default: cache).")
-
-
-def keras_example_model():
-    """The Keras "simple MNIST convnet", with logits out (the softmax moves into the loss)."""
-    import keras
-
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(10),
-    ])
-
-
-def paired_weights(ours, keras_model):
-    """Our variables in the order of ``keras_model.weights``, matched by layer and role."""
-    ours_by_layer = [layer for layer in ours.layers if getattr(layer, "kernel", None) is not None]
-    keras_layers = [layer for layer in keras_model.layers if layer.weights]
-    if len(ours_by_layer) != len(keras_layers):
-        raise ValueError(f"{len(ours_by_layer)} layers with weights in ours, "
-                         f"{len(keras_layers)} in Keras")
-    pairs = []
-    for mine, theirs in zip(ours_by_layer, keras_layers):
-        pairs += [(mine.kernel, theirs.kernel), (mine.bias, theirs.bias)]
-    return pairs
 
 
 def make_our_step(model, optimizer, dtype: str):
@@ -100,7 +82,7 @@ def make_our_step(model, optimizer, dtype: str):
     return lambda images, labels: train_step(images, labels)["loss"]
 
 
-def make_keras_step(model, learning_rate: float, dropout: bool):
+def make_keras_step(model, learning_rate: float):
     import keras
     import tensorflow as tf
 
@@ -110,7 +92,7 @@ def make_keras_step(model, learning_rate: float, dropout: bool):
     @tf.function
     def step(images, labels):
         with tf.GradientTape() as tape:
-            loss = loss_fn(labels, model(images, training=dropout))
+            loss = loss_fn(labels, model(images, training=True))
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
@@ -129,17 +111,17 @@ def main(argv):
     from mnist_tf.data import pipeline, sources
 
     keras.config.set_floatx(FLAGS.dtype)
-    # Our step always runs with training=True (as in bin/train.py): dropout off is rate 0.
-    ours = models.keras_example_cnn(seed=FLAGS.seed, dropout_rate=0.5 if FLAGS.dropout else 0.0)
+    # Both steps run with training=True (as in bin/train.py): dropout off is rate 0.
+    dropout = {} if FLAGS.dropout else {"dropout_rate": 0.0}  # on: the model's own rate
+    ours = models.get(FLAGS.model, seed=FLAGS.seed, **dropout)
     ours(tf.zeros([1, 28, 28, 1], FLAGS.dtype))  # builds: the variables take the input's dtype
-    theirs = keras_example_model()
-    pairs = paired_weights(ours, theirs)
-    theirs.set_weights([mine.numpy() for mine, _ in pairs])
+    theirs = keras_twins.copy_weights(ours, keras_twins.make_twin(FLAGS.model, **dropout))
+    pairs = keras_twins.paired_weights(ours, theirs)
 
     optimizer = optimizers.Adam(learning_rate=FLAGS.learning_rate)
     optimizer.build(ours.trainable_variables)
     our_step = make_our_step(ours, optimizer, FLAGS.dtype)
-    keras_step = make_keras_step(theirs, FLAGS.learning_rate, FLAGS.dropout)
+    keras_step = make_keras_step(theirs, FLAGS.learning_rate)
 
     data = sources.load(FLAGS.data_dir)
     n = FLAGS.steps * FLAGS.batch_size
@@ -149,7 +131,7 @@ def main(argv):
 
     writers = {run: tf.summary.create_file_writer(os.path.join(FLAGS.logdir, run))
                for run in ("ours", "keras")}
-    print(f"{FLAGS.steps} steps of batch {FLAGS.batch_size}, Adam({FLAGS.learning_rate}), "
+    print(f"{FLAGS.model}: {FLAGS.steps} steps of batch {FLAGS.batch_size}, Adam({FLAGS.learning_rate}), "
           f"{FLAGS.dtype}, dropout {'on' if FLAGS.dropout else 'off'}; "
           f"TensorBoard: {FLAGS.logdir}")
     print(f"{'step':>5} {'loss ours':>12} {'loss keras':>12} {'|Δ loss|':>10} {'max |Δ w|':>10}")
@@ -170,7 +152,7 @@ def main(argv):
               f"{weight_difference:>10.2e}", flush=True)
     for writer in writers.values():
         writer.close()
-    print(json.dumps({"steps": FLAGS.steps, "batch_size": FLAGS.batch_size,
+    print(json.dumps({"model": FLAGS.model, "steps": FLAGS.steps, "batch_size": FLAGS.batch_size,
                       "dtype": FLAGS.dtype, "dropout": FLAGS.dropout, "final_loss_ours": loss_ours,
                       "final_loss_keras": loss_keras, "max_loss_difference": max_loss_difference,
                       "max_weight_difference": max_weight_difference}))

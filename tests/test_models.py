@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras_twins_path import keras_twins
 
 from mnist_tf import losses, models
 
@@ -17,13 +18,7 @@ KERAS_NAMES = ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "flatte
 def pair():
     """Our built CNN and Keras's, with our weights copied into Keras's."""
     ours = models.build(models.keras_example_cnn(seed=0))
-    theirs = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(), keras.layers.Dropout(0.5), keras.layers.Dense(10)])
-    theirs.set_weights([v.numpy() for v in ours.trainable_variables])
-    return ours, theirs
+    return ours, keras_twins.copy_weights(ours, keras_twins.TWINS["keras_example_cnn"]())
 
 
 def _batch(n=16, seed=0):
@@ -129,3 +124,15 @@ def test_count_params_of_an_unbuilt_model_is_a_clear_error():
         models.count_params(model)
     models.build(model)
     assert models.count_params(model) == 34_826
+
+
+def test_every_twin_is_one_of_our_models_and_make_twin_restores_the_policy():
+    assert set(keras_twins.TWINS) <= set(models.MODELS)
+    twin = keras_twins.make_twin("keras_example_cnn", policy="mixed_bfloat16")
+    assert twin.layers[0].compute_dtype == "bfloat16"
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    with pytest.raises(ValueError, match="no Keras twin of 'resnet'; twins: bn_cnn"):
+        keras_twins.make_twin("resnet")
+    with pytest.raises(ValueError, match="12 weights in ours, 6 in the Keras twin"):
+        keras_twins.paired_weights(models.build(models.get("keras_example_cnn_bn")),
+                                   keras_twins.make_twin("keras_example_cnn"))

@@ -5,10 +5,10 @@ import math
 
 import mnist_tf  # noqa: F401
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras_twins_path import keras_twins
 
 from mnist_tf import layers, losses, models, precision
 from mnist_tf.optimizers import Adam, LossScaleOptimizer
@@ -26,18 +26,6 @@ def _batch(n=16, seed=0):
 
 def _ours(policy, seed=0):
     return models.build(precision.set_policy(models.get("keras_example_cnn", seed=seed), policy))
-
-
-def _keras_twin(policy):
-    keras.mixed_precision.set_dtype_policy(policy)
-    try:
-        return keras.Sequential([
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-            keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(), keras.layers.Dropout(0.5), keras.layers.Dense(10)])
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
 
 
 def _logits_and_gradients(model, variables, images, labels):
@@ -115,9 +103,9 @@ def test_logits_and_gradients_equal_keras_under_the_policy(policy, float32_run):
     """
     images, labels = _batch()
     ours = _ours(policy)
-    theirs = _keras_twin(policy)
+    theirs = keras_twins.make_twin("keras_example_cnn", policy=policy)
     assert theirs.layers[0].compute_dtype == precision.get(policy).compute_dtype.name
-    theirs.set_weights([v.numpy() for v in ours.trainable_variables])
+    keras_twins.copy_weights(ours, theirs)
     logits, grads = _logits_and_gradients(ours, ours.trainable_variables, images, labels)
     k_logits, k_grads = _logits_and_gradients(
         theirs, [w.value for w in theirs.trainable_weights], images, labels)
