@@ -51,12 +51,10 @@ flags.DEFINE_float("label_smoothing", DEFAULTS.label_smoothing,
                    "Train against (1 − ε)·onehot + ε/10 instead of the one-hot labels.")
 flags.DEFINE_bool("augment", DEFAULTS.augment,
                   "Randomly rotate, shift and zoom each training image (one affine map each).")
-flags.DEFINE_float("augment_rotation", DEFAULTS.augment_rotation,
-                   "--augment: largest rotation, degrees either way.")
-flags.DEFINE_float("augment_shift", DEFAULTS.augment_shift,
-                   "--augment: largest shift, pixels along each axis.")
-flags.DEFINE_float("augment_zoom", DEFAULTS.augment_zoom,
-                   "--augment: zoom within [1 - z, 1 + z].")
+for _name, _help in (("augment_rotation", "largest rotation, degrees either way"),
+                     ("augment_shift", "largest shift, pixels along each axis"),
+                     ("augment_zoom", "zoom within [1 - z, 1 + z]")):
+    flags.DEFINE_float(_name, getattr(DEFAULTS, _name), f"--augment: {_help}.")
 flags.DEFINE_enum("optimizer", DEFAULTS.optimizer, OPTIMIZERS,
                   "adam (Keras's Adam), adamw (Adam with --weight_decay), sgd (plain), or "
                   "momentum (SGD with --momentum).")
@@ -131,8 +129,9 @@ def main(argv):
     if distribute.is_chief(strategy):  # a refused logdir is refused before anything is printed
         finished = check_run(logdir, config, FLAGS.resume)
         if finished:
+            accuracy = finished.get("test_accuracy")
             print(f"{logdir} is finished: {config.epochs} epochs, test accuracy "
-                  f"{finished.get('test_accuracy') or float('nan'):.4f}; nothing to do, its "
+                  f"{'unknown' if accuracy is None else f'{accuracy:.4f}'}; nothing to do, its "
                   f"record is left as it is (pass --epochs={config.epochs + 1} or more to "
                   "train it further)")
             return

@@ -9,9 +9,11 @@ from mnist_tf import precision
 from mnist_tf.layers import softmax
 from mnist_tf.models.bn_cnn import bn_cnn
 from mnist_tf.models.cnn import keras_example_cnn
+from mnist_tf.models.cnn_bn import keras_example_cnn_bn
 from mnist_tf.models.summary import count_params, summary
 
-MODELS = {"keras_example_cnn": keras_example_cnn, "bn_cnn": bn_cnn}
+MODELS = {"keras_example_cnn": keras_example_cnn, "keras_example_cnn_bn": keras_example_cnn_bn,
+          "bn_cnn": bn_cnn}
 
 
 def get(name: str, **kwargs):
