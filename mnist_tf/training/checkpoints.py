@@ -67,15 +67,6 @@ class EpochMetrics(tf.Module):
                 for run in ("train", "validation")}
 
 
-def make_manager(directory: str, model, optimizer, state: RunState, metrics: EpochMetrics,
-                 step_metrics, max_to_keep: int = 3):
-    """A ``tf.train.CheckpointManager`` over the model, optimizer, run state and metrics."""
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state,
-                                     metrics=metrics, step_metrics=step_metrics)
-    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
-                                      checkpoint_name="ckpt")
-
-
 class RunTotals(tf.Module):
     """Where the run is inside its epoch, and its figures summed over every session.
 

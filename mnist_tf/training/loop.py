@@ -11,28 +11,25 @@ Everything the loop needs comes in as plain arguments: a frozen
 :class:`~mnist_tf.training.config.TrainConfig`, directories, and optionally
 the data arrays and a ``tf.distribute`` strategy (tests inject small data and a
 strategy this way). Nothing here reads flags. The pieces it calls each live in
-a module of their own: the run's directory and resume policy (``run``), what it
-trains and checkpoints (``state``), its data (``datasets``), the step
-(``steps``), TensorBoard (``summaries``), the profiler window (``profiler``)
-and the final report (``report``).
+a module of their own: what happens before the first step and after the last
+(``session``: the run's directory and resume policy in ``run``, what it trains
+and checkpoints in ``state``, its data in ``datasets``, the final report in
+``report``), the step (``steps``), TensorBoard (``summaries``) and the profiler
+window (``profiler``).
 """
 
 import functools
 import math
-import os
-import shutil
 import time
 
 import tensorflow as tf
 
 from mnist_tf import distribute, models
-from mnist_tf.data import sources
-from mnist_tf.training import config as config_lib, report, run as run_lib, summaries
-from mnist_tf.training.datasets import RunData
+from mnist_tf.training import run as run_lib, session, summaries
 from mnist_tf.training.evaluation import evaluate
 from mnist_tf.training.profiler import ProfilerWindow
 from mnist_tf.training.progress import Progress
-from mnist_tf.training.state import DivergedError, TrainState
+from mnist_tf.training.state import DivergedError
 from mnist_tf.training.step_metrics import means
 from mnist_tf.training.steps import GRADIENTS, make_train_loop, make_train_step
 
@@ -69,40 +66,20 @@ def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
 
 def _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log, export_fn,
                         extra_hparams) -> dict:
-    wall_start = time.perf_counter()
-    # Absolute, so that a resume and evaluate.py find it from the logdir, from any directory.
-    config = config.validate().replace(checkpoint_dir=run_lib.absolute(config.checkpoint_dir))
-    dirs = run_lib.RunDirs(config, logdir, strategy)
-    if dirs.chief and (finished := run_lib.check_run(logdir, config, resume, lock=False)):
-        log(f"{logdir} is a finished run of {config.epochs} epochs: nothing to train, its "
-            "record is left as it is (pass more epochs to train it further)")
-        return finished
-    data = RunData(config, data if data is not None else sources.load(data_dir), strategy)
-    run_lib.make_dirs(dirs)
-    if dirs.chief:
-        run_lib.remove_leftovers(dirs, log)
-    state = TrainState(config, dirs.own_checkpoint_dir, strategy, data.steps_per_epoch,
-                       started=wall_start)
-    first_epoch = state.restore_or_start(resume, dirs.checkpoint_dir, log)
-    if dirs.chief and resume:  # before the writers open their new files
-        run_lib.purge_replayed_events(dirs.logdir,
-                                      run_lib.replay_cut(dirs.logdir, state.saved_at), log)
-    config_lib.save(config, os.path.join(dirs.logdir, run_lib.CONFIG_FILE))
-    writers = summaries.make_writers(dirs.logdir)
-    if state.step == 0:
-        summaries.hparams(dirs.logdir, {**config.to_dict(), **(extra_hparams or {})},
-                          trial_id=dirs.trial_id)
-    steps = _make_steps(config, state, strategy, data)
+    run = session.start(config, logdir, data, data_dir, resume, strategy, log, extra_hparams)
+    if run.finished is not None:
+        return run.finished
+    config, state, writers = run.config, run.state, run.writers
+    steps = _make_steps(config, state, strategy, run.data)
     log(f"training {config.model}: {models.count_params(state.model):,} parameters, "
-        f"{data.sizes()}, {data.steps_per_epoch} steps per epoch")
-
-    session_steps = (config.epochs - first_epoch) * data.steps_per_epoch - state.batches_done
-    profiler = ProfilerWindow(config.profile, dirs.logdir, state.step, session_steps)
-    for epoch in range(first_epoch, config.epochs):
-        progress = Progress(epoch + 1, config.epochs, data.steps_per_epoch)
-        _train_epoch(config, state, steps, data.train_epoch(state.seed, epoch, state.batches_done),
-                     progress, writers["train"], profiler)
-        validation = evaluate(state.eval_step, data.validation_batches())
+        f"{run.data.sizes()}, {run.data.steps_per_epoch} steps per epoch")
+    profiler = ProfilerWindow(config.profile, run.dirs.logdir, state.step, run.session_steps)
+    for epoch in range(run.first_epoch, config.epochs):
+        progress = Progress(epoch + 1, config.epochs, run.data.steps_per_epoch)
+        _train_epoch(config, state, steps,
+                     run.data.train_epoch(state.seed, epoch, state.batches_done), progress,
+                     writers["train"], profiler)
+        validation = evaluate(state.eval_step, run.data.validation_batches())
         progress.finish(validation)
         summaries.epoch_scalars(writers["train"], epoch + 1, progress.loss, progress.accuracy)
         if validation.count:
@@ -115,23 +92,7 @@ def _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log, e
                                    validation_accuracy=validation.accuracy)
         state.save(epoch + 1)
     profiler.stop()
-
-    test = evaluate(state.eval_step, data.test_batches())
-    summaries.epoch_scalars(writers["test"], config.epochs, test.loss, test.accuracy)
-    summaries.test_images(writers["test"], config.epochs, *data.test, test)
-    log(f"test loss {test.loss:.4f}  test accuracy {test.accuracy:.4f}")
-    if config.export and export_fn is not None:
-        export_fn(state.model, os.path.join(dirs.logdir, "export"))
-    metrics = report.write_metrics(
-        os.path.join(dirs.logdir, "metrics.json"), test, state.epoch_metrics.as_dict(),
-        epochs=config.epochs, epochs_run=config.epochs - first_epoch, steps=state.step,
-        wall_seconds=state.wall_seconds(), train_images_per_second=state.images_per_second(),
-        replicas=strategy.num_replicas_in_sync)
-    for writer in writers.values():
-        writer.close()
-    if not dirs.chief:
-        shutil.rmtree(dirs.logdir, ignore_errors=True)
-    return metrics
+    return session.finish(run, strategy, export_fn, log)
 
 
 def _make_steps(config, state, strategy, data) -> dict:

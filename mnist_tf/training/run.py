@@ -32,7 +32,6 @@ collective operation: they must take part in it).
 
 import datetime
 import fcntl
-import math
 import os
 
 import tensorflow as tf
