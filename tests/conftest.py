@@ -1,6 +1,9 @@
-"""Shared test set-up. Importing mnist_tf first keeps TensorFlow's start-up noise quiet."""
+"""Shared test set-up: tiny and real MNIST, a local file server, one briefly trained model.
 
-import mnist_tf  # noqa: F401
+Nothing here quiets TensorFlow or touches the environment: the suite passes whatever
+``TF_CPP_MIN_LOG_LEVEL`` the caller holds (the binaries are run without it, see
+``binaries.child_env``).
+"""
 
 import http.server
 import pathlib
@@ -110,3 +113,21 @@ def real_mnist_dir() -> pathlib.Path:
     from mnist_tf.data import sources
 
     return sources.fetch()
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The real MNIST arrays (``MnistArrays``, uint8), loaded once per session."""
+    import trained_model
+
+    return trained_model.load_mnist()
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, mnist):
+    """The one trained reference CNN of the session: its logdir (checkpoints, config.json),
+    SavedModel and a predictor. ``trained_model.CONFIG`` says how it is trained and why that
+    is enough for the thresholds of every test that uses it (98% of PNG digits above all)."""
+    import trained_model
+
+    return trained_model.train(str(tmp_path_factory.mktemp("trained_run")), mnist)

@@ -8,8 +8,9 @@ import sys
 import time
 
 import pytest
+import tensorflow as tf
 
-from binaries import ROOT, assert_one_line_error, run_binary, start_binary
+from binaries import ROOT, assert_one_line_error, child_env, run_binary, start_binary
 from mnist_tf import distribute
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,7 +35,7 @@ def test_multi_worker_without_tf_config_is_a_one_line_error(tmp_path, monkeypatc
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(distribute.DistributeError, match="TF_CONFIG"):
         distribute.make_strategy("multi_worker")
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env = {k: v for k, v in child_env().items() if k != "TF_CONFIG"}
     result = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "train.py"),
                              "--strategy=multi_worker", f"--logdir={tmp_path}/r"],
                             capture_output=True, text=True, env=env, timeout=120)
@@ -69,54 +70,67 @@ def _start_workers(logdir, *args):
             for i in range(2)]
 
 
-@pytest.mark.slow
-def test_two_workers_train_and_the_chief_keeps_a_good_checkpoint(tmp_path):
-    logdir = tmp_path / "run"
-    workers = _start_workers(logdir, "--epochs=2", "--steps_per_epoch=100", "--batch_size=64")
-    outputs = [w.communicate(timeout=900) for w in workers]
-    for worker, (out, err) in zip(workers, outputs):
-        assert worker.returncode == 0, err[-3000:]
-    metrics = json.loads((logdir / "metrics.json").read_text())
-    assert metrics["replicas"] == 2
-    assert metrics["steps"] == 200
-    assert metrics["test_accuracy"] > 0.9
-    # Training accuracy counts the global batch (both workers' halves), not this worker's half.
-    assert 0.5 < metrics["train"]["accuracy"] <= 1.0
-    assert abs(metrics["train"]["accuracy"] - metrics["test_accuracy"]) < 0.1
-    assert "the chief writes the metrics" in outputs[1][0]
-    assert (logdir / "checkpoints" / "ckpt-2.index").exists()
-    evaluated = run_binary("evaluate", f"--checkpoint={logdir}", "--device=cpu")
-    report = json.loads(evaluated.stdout.strip().splitlines()[-1])
-    assert report["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
-
-
-@pytest.mark.slow
-def test_a_dead_worker_makes_the_other_fail_within_bounded_time(tmp_path):
-    workers = _start_workers(tmp_path / "run", "--epochs=50", "--steps_per_epoch=100",
-                             "--batch_size=64")
-    time.sleep(1)
+@pytest.fixture(scope="module")
+def two_worker_run(tmp_path_factory):
+    """One two-worker run, shared by the tests below (two workers cost ~1 min of CPU):
+    started for 50 epochs of 100 steps, worker 1 killed once the chief's first checkpoint
+    exists, worker 0 left to notice; then both resumed with ``--epochs=3`` to the end."""
+    logdir = tmp_path_factory.mktemp("two_workers") / "run"
+    workers = _start_workers(logdir, "--epochs=50", "--steps_per_epoch=100", "--batch_size=64")
     deadline = time.time() + 240
-    checkpoint = tmp_path / "run" / "checkpoints" / "ckpt-1.index"
-    while not checkpoint.exists() and time.time() < deadline:
+    checkpoint = logdir / "checkpoints" / "ckpt-1.index"
+    while not checkpoint.exists() and time.time() < deadline and workers[0].poll() is None:
         time.sleep(0.2)
-    assert checkpoint.exists(), workers[0].stderr.read() if workers[0].poll() is not None else ""
+    run = {"logdir": logdir, "checkpoint_before_kill": checkpoint.exists()}
+    if not run["checkpoint_before_kill"]:
+        for worker in workers:
+            worker.kill()
+        run["killed"] = [w.communicate() for w in workers]
+        return run
     workers[1].kill()
     workers[1].wait()
     started = time.time()
-    out, err = workers[0].communicate(timeout=300)
-    elapsed = time.time() - started
-    assert workers[0].returncode != 0
+    try:
+        out, err = workers[0].communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        workers[0].kill()
+        out, err = workers[0].communicate()
+    run["survivor"] = (workers[0].returncode, out, err, time.time() - started)
+    resumed = _start_workers(logdir, "--resume", "--epochs=3")
+    outputs = [w.communicate(timeout=900) for w in resumed]
+    run["resumed"] = [(w.returncode, out, err) for w, (out, err) in zip(resumed, outputs)]
+    return run
+
+
+@pytest.mark.slow
+def test_a_dead_worker_makes_the_other_fail_within_bounded_time(two_worker_run):
+    assert two_worker_run["checkpoint_before_kill"], two_worker_run.get("killed")
+    returncode, _, err, elapsed = two_worker_run["survivor"]
+    assert returncode != 0
     assert "Traceback" not in err
     assert "worker" in err.strip().splitlines()[-1]
     assert elapsed < 240
 
-    # Resume after the failure: both workers restore the chief's newest checkpoint and
-    # follow the schedule to its (here shortened) end.
-    workers = _start_workers(tmp_path / "run", "--resume", "--epochs=3")
-    outputs = [w.communicate(timeout=900) for w in workers]
-    for worker, (out, err) in zip(workers, outputs):
-        assert worker.returncode == 0, err[-3000:]
+
+@pytest.mark.slow
+def test_two_workers_resume_and_the_chief_keeps_a_good_checkpoint(two_worker_run):
+    """After the failure, both workers restore the chief's newest checkpoint and follow the
+    schedule to its (here shortened) end: 300 steps of a global batch of 64."""
+    assert two_worker_run["checkpoint_before_kill"], two_worker_run.get("killed")
+    logdir = two_worker_run["logdir"]
+    for returncode, out, err in two_worker_run["resumed"]:
+        assert returncode == 0, err[-3000:]
         assert "resumed from" in out
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    metrics = json.loads((logdir / "metrics.json").read_text())
+    assert metrics["replicas"] == 2
     assert metrics["steps"] == 300 and metrics["epochs_run_this_session"] >= 1
     assert metrics["test_accuracy"] > 0.9
+    # Training accuracy counts the global batch (both workers' halves), not this worker's half.
+    assert 0.5 < metrics["train"]["accuracy"] <= 1.0
+    assert abs(metrics["train"]["accuracy"] - metrics["test_accuracy"]) < 0.1
+    assert "the chief writes the metrics" in two_worker_run["resumed"][1][1]
+    latest = tf.train.latest_checkpoint(str(logdir / "checkpoints"))  # the chief's, the newest
+    assert latest and os.path.exists(latest + ".index"), latest
+    evaluated = run_binary("evaluate", f"--checkpoint={logdir}", "--device=cpu")
+    report = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert report["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from mnist_tf import export, models
 from mnist_tf.errors import MnistTfError
-from trained_model import accuracy, mnist, trained_run  # noqa: F401  (fixtures)
+from trained_model import accuracy
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from mnist_tf import preprocess
 from mnist_tf.errors import DataError
-from trained_model import PNG_DIGITS, mnist, trained_run  # noqa: F401  (fixtures)
+from trained_model import PNG_DIGITS
 
 
 def l_shape(height=100, width=80, top=10, left=40, ink=0, paper=255):

@@ -1,0 +1,74 @@
+"""Importing mnist_tf is a plain import: the environment and file descriptor 2 stay as they were.
+
+The quieting of TensorFlow's start-up belongs to the binaries (``bin/_app.py``); a user who
+imports the library in a notebook or another program must see TensorFlow as it is.
+"""
+
+import json
+import subprocess
+import sys
+
+from binaries import ROOT, child_env
+
+# Runs in a fresh interpreter: notes the environment, what fd 2 is and every dup2/close onto
+# it, imports IMPORT (TensorFlow, or the package and every module in it), and reports.
+SCRIPT = r"""
+import json, os, sys
+
+environ, stat, stderr = dict(os.environ), os.fstat(2), sys.stderr
+touched = []
+real_dup2, real_close = os.dup2, os.close
+
+def dup2(fd, fd2, *args, **kwargs):
+    if fd2 == 2:
+        touched.append(f"dup2({fd}, 2)")
+    return real_dup2(fd, fd2, *args, **kwargs)
+
+def close(fd):
+    if fd == 2:
+        touched.append("close(2)")
+    return real_close(fd)
+
+os.dup2, os.close = dup2, close
+IMPORT
+os.dup2, os.close = real_dup2, real_close
+
+after = os.fstat(2)
+print(json.dumps({
+    "modules": modules,
+    "tensorflow_imported": "tensorflow" in sys.modules,
+    "environ_changed": {k: [environ.get(k), os.environ.get(k)]
+                        for k in set(environ) | set(os.environ)
+                        if environ.get(k) != os.environ.get(k)},
+    "fd2_same_file": [stat.st_dev, stat.st_ino, stat.st_mode] == [
+        after.st_dev, after.st_ino, after.st_mode],
+    "sys_stderr_same": sys.stderr is stderr,
+    "fd2_touched": touched,
+}))
+"""
+TENSORFLOW = "import tensorflow\nmodules = ['tensorflow']"
+LIBRARY = """import importlib, pkgutil
+import mnist_tf, os
+modules = ["mnist_tf"] + [m.name for m in pkgutil.walk_packages(mnist_tf.__path__, "mnist_tf.")]
+for name in modules:
+    importlib.import_module(name)"""
+
+
+def test_importing_the_library_leaves_the_environment_and_stderr_as_they_were():
+    # TensorFlow sets a few variables of its own when imported (TF2_BEHAVIOR, ...): a bare
+    # `import tensorflow`, run alongside in the same environment, says which. Both run without
+    # TF_CPP_MIN_LOG_LEVEL: a caller's value would hide a library that sets the same.
+    runs = [subprocess.Popen([sys.executable, "-c", SCRIPT.replace("IMPORT", code)],
+                             env=child_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+            for code in (TENSORFLOW, LIBRARY)]
+    reports = []
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err[-3000:]
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    tensorflow, library = reports
+    assert len(library["modules"]) > 20 and library["tensorflow_imported"], library["modules"]
+    assert library["environ_changed"] == tensorflow["environ_changed"]
+    assert library["fd2_same_file"] and library["sys_stderr_same"]
+    assert library["fd2_touched"] == tensorflow["fd2_touched"] == []
