@@ -1,7 +1,5 @@
 """AdamW against keras.optimizers.AdamW over 100 steps, in float32 and float64."""
 
-import mnist_tf  # noqa: F401
-
 import keras
 import numpy as np
 import pytest

@@ -1,7 +1,5 @@
 """Augmentation geometry (identity, quarter turns, integer shifts, zoom) and seeding."""
 
-import mnist_tf  # noqa: F401
-
 import math
 
 import numpy as np

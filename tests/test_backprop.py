@@ -9,8 +9,6 @@ gradient op at all (no ``*Grad``, no ``*Backprop*``) and groups its ops by layer
 under ``backward/``; under a strategy it runs in replica context.
 """
 
-import mnist_tf  # noqa: F401
-
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -8,8 +8,6 @@ agrees. Max pooling's ties and dropped rows, the loss, and the errors for an
 unknown layer or activation have their own tests.
 """
 
-import mnist_tf  # noqa: F401
-
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -1,7 +1,5 @@
 """Dropout: off at inference, the right rate and scale in training, a checkpointed random stream."""
 
-import mnist_tf  # noqa: F401
-
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -5,8 +5,6 @@ The check itself (central differences of Σ out·r) lives in ``gradient_check.py
 shared with the hand-written backward's tests (``test_backprop*.py``).
 """
 
-import mnist_tf  # noqa: F401
-
 import numpy as np
 import pytest
 import tensorflow as tf

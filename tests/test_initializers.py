@@ -1,7 +1,5 @@
 """Glorot uniform and zeros: the formula's bounds, mean and variance; Keras's fans; seeds."""
 
-import mnist_tf  # noqa: F401
-
 import math
 
 import keras

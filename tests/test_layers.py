@@ -1,11 +1,11 @@
-"""Conv2D, MaxPool2D, Dense, Flatten, activations and Sequential against Keras 3 (the oracle).
+"""Conv2D, MaxPool2D, Dense, Flatten and activations against Keras 3 (the oracle); Sequential's
+own contract (training flag, variable order, name scopes).
 
 Each layer and its Keras counterpart get the same weights (``set_weights``) and
 the same random input; forward outputs and the gradients of Σ out·r (r random)
-with respect to the input and every weight must agree within 1e-5.
+with respect to the input and every weight must agree within 1e-5. A whole
+Sequential against its Keras twin is in ``tests/test_models.py``.
 """
-
-import mnist_tf  # noqa: F401  (quiet TensorFlow first)
 
 import keras
 import numpy as np

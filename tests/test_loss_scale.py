@@ -10,8 +10,6 @@ import os
 import subprocess
 import sys
 
-import mnist_tf  # noqa: F401
-
 import numpy as np
 import pytest
 import tensorflow as tf

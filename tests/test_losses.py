@@ -1,8 +1,6 @@
 """Sparse categorical cross-entropy against keras.losses.sparse_categorical_crossentropy,
 and with label smoothing against keras.losses.CategoricalCrossentropy(label_smoothing=...)."""
 
-import mnist_tf  # noqa: F401
-
 import keras
 import numpy as np
 import pytest

@@ -6,8 +6,6 @@ MirroredStrategy (2 logical CPUs, in a subprocess) each replica uses its own bat
 statistics and the moving statistics read outside the replicas are their mean.
 """
 
-import mnist_tf  # noqa: F401
-
 import json
 import os
 import subprocess

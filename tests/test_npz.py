@@ -1,7 +1,6 @@
 """Keras's mnist.npz: round trip; a one-line DataError naming the file per bad input, within bounds."""
 
 import io
-import struct
 import zipfile
 
 import numpy as np

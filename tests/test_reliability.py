@@ -22,7 +22,7 @@ from binaries import assert_one_line_error, run_binary, start_binary
 from mnist_tf.errors import SettingError
 from mnist_tf.training import TrainConfig, checkpoints, config as config_lib, summaries
 from mnist_tf.training import run as run_lib, train_and_evaluate
-from mnist_tf.training.run import LogdirInUseError, LogdirLock
+from mnist_tf.training.lock import LogdirInUseError, LogdirLock
 from mnist_tf.training.state import DivergedError
 from training_helpers import synthetic_mnist
 
@@ -52,7 +52,7 @@ def test_the_logdir_lock_is_released_after_a_run_and_after_a_sigkill(tmp_path):
         pass
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from mnist_tf.training.run import LogdirLock; "
+        [sys.executable, "-c", "import sys, time; from mnist_tf.training.lock import LogdirLock; "
          "LogdirLock(sys.argv[1]).__enter__(); print('locked', flush=True); time.sleep(600)",
          str(logdir)], stdout=subprocess.PIPE, text=True)
     try:
@@ -288,7 +288,7 @@ def test_killed_mid_epoch_resumes_after_its_checkpoint_with_each_event_once(tmp_
 
     log = Log()
     metrics = train_and_evaluate(config, str(killed), data=data, resume=True, log=log)
-    assert "1 epochs and 5 batches done, step 20" in log.text()
+    assert "1 epoch and 5 batches done, step 20" in log.text()
     assert "TensorBoard event(s) written after the checkpoint" in log.text()
     assert metrics["steps"] == 30 and metrics["epochs_run_this_session"] == 1
     for a, b in zip(_weights(straight), _weights(killed)):

@@ -1,7 +1,5 @@
 """Learning-rate schedules against keras.optimizers.schedules at every step."""
 
-import mnist_tf  # noqa: F401
-
 import keras
 import numpy as np
 import pytest

@@ -25,7 +25,8 @@ import time
 import tensorflow as tf
 
 from mnist_tf import distribute, models
-from mnist_tf.training import run as run_lib, session, summaries
+from mnist_tf.training import session, summaries
+from mnist_tf.training.lock import LogdirLock
 from mnist_tf.training.evaluation import evaluate
 from mnist_tf.training.profiler import ProfilerWindow
 from mnist_tf.training.progress import Progress
@@ -59,7 +60,7 @@ def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
     """
     strategy = strategy or tf.distribute.get_strategy()
     # The run owns its logdir from before its first check to its end (the chief's lock).
-    with run_lib.LogdirLock(logdir if distribute.is_chief(strategy) else None):
+    with LogdirLock(logdir if distribute.is_chief(strategy) else None):
         return _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log,
                                    export_fn, extra_hparams)
 

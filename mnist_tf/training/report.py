@@ -19,6 +19,8 @@ import time
 
 from mnist_tf.training.json_files import json_numbers, write_json
 
+METRICS_FILE = "metrics.json"
+
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB (Linux reports KiB)."""

@@ -8,12 +8,9 @@ A run lives in one logdir::
     <logdir>/metrics.json      the final figures
     <logdir>/.lock             the PID of the trainer that owns the run while it runs
 
-One trainer per run: a trainer holds an exclusive ``fcntl.flock`` on
-``<logdir>/.lock`` for its whole life (:class:`LogdirLock`); the kernel releases
-it when the process ends, however it ends (SIGKILL included), so a lock never
-outlives its trainer. A second trainer is refused with the first one's PID.
-``flock`` needs a local (or NFSv4) filesystem: on a ``gs://``-style logdir there is
-no lock, the one file a run writes outside ``tf.io.gfile``.
+One trainer per run: a trainer holds an exclusive lock on ``<logdir>/.lock`` for
+its whole life (``lock.LogdirLock``), released by the kernel however the process
+ends; a second trainer is refused with the first one's PID.
 
 Resume policy (:func:`check_run`, under the lock; ``bin/train.py`` calls it
 before it prints anything too): a logdir that holds a run is refused unless
@@ -23,7 +20,7 @@ for as many epochs as asked) is left alone; fewer epochs than the run has done
 is refused. A run killed before its first checkpoint starts again from the
 beginning with its saved config. What killed saves and exports left behind is
 removed (:func:`remove_leftovers`), and TensorBoard events the resumed run will
-write again are purged (:func:`purge_replayed_events`).
+write again are purged (``event_purge``).
 
 Under ``MultiWorkerMirroredStrategy`` only the chief keeps what it writes; the
 other workers write into temporary directories of their own (saving is a
@@ -31,24 +28,19 @@ collective operation: they must take part in it).
 """
 
 import datetime
-import fcntl
 import os
 
 import tensorflow as tf
-from tensorflow.core.util import event_pb2
 
 from mnist_tf import distribute
-from mnist_tf.errors import CheckpointError, MnistTfError, SettingError
+from mnist_tf.errors import CheckpointError, SettingError
 from mnist_tf.training import checkpoints, config as config_lib, json_files
 from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.event_purge import PURGE_TMP
+from mnist_tf.training.lock import LogdirLock
+from mnist_tf.training.report import METRICS_FILE
 
 CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.json"
-LOCK_FILE = ".lock"
-
-
-class LogdirInUseError(MnistTfError):
-    """Another live trainer owns the logdir."""
 
 
 def default_logdir(root: str = "logs") -> str:
@@ -134,45 +126,6 @@ def make_dirs(dirs: RunDirs) -> None:
         tf.io.gfile.makedirs(directory)
 
 
-class LogdirLock:
-    """An exclusive ``flock`` on ``<logdir>/.lock``, holding this process's PID.
-
-    ``with LogdirLock(logdir):`` owns the run for the block; the kernel drops the
-    lock when the process dies, so a SIGKILLed trainer never locks its run out.
-    The file itself stays (deleting it would let two trainers lock two different
-    files). No lock on a URL logdir (``gs://...``): ``flock`` needs a local filesystem.
-
-    Raises:
-      LogdirInUseError: (on entering) another process holds the lock; names its PID.
-    """
-
-    def __init__(self, logdir):
-        self.logdir, self._fd = logdir, None
-        self.path = os.path.join(logdir, LOCK_FILE) if logdir else None
-
-    def __enter__(self):
-        if self.logdir is None or "://" in self.logdir:  # None: not the chief, no lock
-            return self
-        os.makedirs(self.logdir, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise LogdirInUseError(f"{self.logdir} is in use by another trainer (PID {pid}): "
-                                   "wait for it to end, or choose another logdir") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc):
-        if self._fd is not None:
-            os.close(self._fd)  # closing the file releases the lock
-            self._fd = None
-
-
 def check_run(logdir: str, config: TrainConfig, resume: bool, lock: bool = True):
     """Whether a trainer may work on ``logdir``: the checks made before anything is written.
 
@@ -232,66 +185,3 @@ def remove_leftovers(dirs: RunDirs, log) -> None:
         removed.append(name)
     if removed:
         log(f"removed what a killed save or export left: {', '.join(sorted(removed))}")
-
-
-PURGE_TMP = ".events.purge-tmp"  # no "tfevents" in the name: TensorBoard ignores it
-
-
-def purge_replayed_events(logdir: str, after: float, log) -> None:
-    """Deletes the TensorBoard events written after wall-clock time ``after``: those of a
-    killed session after its last checkpoint, which the resumed run writes again.
-
-    Why rewrite the files: ``tf.summary`` writers cannot delete, and TensorBoard's own
-    repair (a ``SessionLog.START`` event purging steps ≥ the restart step) is an
-    ``Event`` field no TF2 summary op writes, purges by step (the ``epoch/*`` tags
-    count epochs, not steps), and is ignored by TensorBoard's fast Rust loader.
-    Cutting by time is exact whatever a tag's x-axis: every event carries the time
-    it was made, and the checkpoint the time it was written (``RunTotals.saved_at``).
-    Each events file that holds later events is rewritten without them (a new file
-    renamed over it, through ``tf.io.gfile``); a torn last record is dropped. A
-    TensorBoard left running keeps what it had already read until it reloads.
-    """
-    dropped = 0
-    for directory in [logdir] + [os.path.join(logdir, run) for run in ("train", "validation",
-                                                                       "test")]:
-        if not tf.io.gfile.isdir(directory):
-            continue
-        for name in sorted(tf.io.gfile.listdir(directory)):
-            if "tfevents" in name:
-                dropped += _purge_file(os.path.join(directory, name), after)
-    if dropped:
-        log(f"removed {dropped} TensorBoard event(s) written after the checkpoint; "
-            "the resumed run writes them again")
-
-
-def _purge_file(path: str, after: float) -> int:
-    records, kept = 0, []
-    try:
-        for record in tf.data.TFRecordDataset(path):
-            records += 1
-            if event_pb2.Event.FromString(record.numpy()).wall_time <= after:
-                kept.append(record.numpy())
-    except tf.errors.DataLossError:  # killed mid-write: a torn last record
-        records += 1
-    if len(kept) == records:
-        return 0
-    if kept:
-        tmp = os.path.join(os.path.dirname(path), PURGE_TMP)
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for record in kept:
-                writer.write(record)
-        tf.io.gfile.rename(tmp, path, overwrite=True)
-    else:
-        tf.io.gfile.remove(path)
-    return records - len(kept)
-
-
-def replay_cut(logdir: str, saved_at: float) -> float:
-    """The time after which a resumed run's events are replayed: those after the checkpoint
-    it restored (written at ``saved_at``; -inf with none: it starts from the beginning),
-    but not those of a finished session (up to its metrics.json) that is now extended."""
-    path = os.path.join(logdir, METRICS_FILE)
-    if not tf.io.gfile.exists(path):
-        return saved_at
-    finished = json_files.read_json(path).get("finished_at")  # the file's mtime may be whole s
-    return max(saved_at, finished or tf.io.gfile.stat(path).mtime_nsec / 1e9 + 1)

@@ -6,7 +6,7 @@
     finish:  evaluate the test set → test summaries → SavedModel → metrics.json
 
 A run that was killed and resumed is several sessions; each holds the logdir's
-lock (``run.LogdirLock``, taken by the loop) from before ``start`` to after
+lock (``lock.LogdirLock``, taken by the loop) from before ``start`` to after
 ``finish``.
 """
 
@@ -16,7 +16,8 @@ import shutil
 import time
 
 from mnist_tf.data import sources
-from mnist_tf.training import config as config_lib, report, run as run_lib, summaries
+from mnist_tf.training import config as config_lib, event_purge, report, run as run_lib
+from mnist_tf.training import summaries
 from mnist_tf.training.datasets import RunData
 from mnist_tf.training.evaluation import evaluate
 from mnist_tf.training.state import TrainState
@@ -64,8 +65,8 @@ def start(config, logdir, data, data_dir, resume, strategy, log, extra_hparams) 
                        started=wall_start)
     first_epoch = state.restore_or_start(resume, dirs.checkpoint_dir, log)
     if dirs.chief and resume:  # before the writers open their new files
-        run_lib.purge_replayed_events(dirs.logdir,
-                                      run_lib.replay_cut(dirs.logdir, state.saved_at), log)
+        event_purge.purge_replayed_events(
+            dirs.logdir, event_purge.replay_cut(dirs.logdir, state.saved_at), log)
     config_lib.save(config, os.path.join(dirs.logdir, run_lib.CONFIG_FILE))
     writers = summaries.make_writers(dirs.logdir)
     if state.step == 0:
@@ -85,7 +86,7 @@ def finish(session: Session, strategy, export_fn, log) -> dict:
     if config.export and export_fn is not None:
         export_fn(state.model, os.path.join(session.dirs.logdir, "export"))
     metrics = report.write_metrics(
-        os.path.join(session.dirs.logdir, "metrics.json"), test, state.epoch_metrics.as_dict(),
+        os.path.join(session.dirs.logdir, report.METRICS_FILE), test, state.epoch_metrics.as_dict(),
         epochs=config.epochs, epochs_run=config.epochs - session.first_epoch, steps=state.step,
         wall_seconds=state.wall_seconds(), train_images_per_second=state.images_per_second(),
         replicas=strategy.num_replicas_in_sync)

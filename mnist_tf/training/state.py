@@ -111,8 +111,8 @@ class TrainState:
             if directory == self.checkpoint_dir and tf.train.latest_checkpoint(directory) != latest:
                 files = checkpoints.checkpoint_files(directory)
                 checkpoints.rewrite_index(directory, files[files.index(latest):])
-            log(f"resumed from {latest}: {self.epochs_done} epochs and {self.batches_done} "
-                f"batches done, step {self.step}")
+            log(f"resumed from {latest}: {_count(self.epochs_done, 'epoch', 'epochs')} and "
+                f"{_count(self.batches_done, 'batch', 'batches')} done, step {self.step}")
         self.manager = checkpoints.make_manager(self.checkpoint_dir, self.model, self.optimizer,
                                                 self.progress, self.epoch_metrics,
                                                 self.step_metrics, self.totals, self.keep)
@@ -187,3 +187,8 @@ def _learning_rate(config, steps_per_epoch: int):
     except ValueError as e:
         raise SettingError("warmup_steps", f"does not fit the run's "
                                            f"{config.epochs * steps_per_epoch} steps ({e})")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 epoch``, ``4 epochs``, ``0 batches``."""
+    return f"{n} {one if n == 1 else many}"
