@@ -319,7 +319,8 @@ def _measure(name, argv):
 
 
 def _median_of_rounds(runs):
-    """One result per row: the median of each rate over rounds, the largest peak RSS."""
+    """One result per row: the median of each rate over rounds (each round's training rate
+    kept too, to show the spread), the largest peak RSS."""
     good = [r for r in runs if "skipped" not in r]
     if not good:
         return runs[0]
@@ -328,20 +329,23 @@ def _median_of_rounds(runs):
         if key.endswith("per_second"):
             merged[key] = statistics.median(r[key] for r in good)
     merged["peak_rss_mb"] = max(r["peak_rss_mb"] for r in good)
+    merged["train_images_per_second_by_round"] = [r["train_images_per_second"] for r in good]
     return merged
 
 
 def _table(results):
     width = max(len("row"), *(len(r["row"]) for r in results))
-    rows = [f"{'row':<{width}} {'train img/s':>12} {'eval img/s':>12} {'peak RSS MB':>12}  "
-            "version"]
+    rows = [f"{'row':<{width}} {'train img/s':>12} {'rounds min-max':>15} {'eval img/s':>12} "
+            f"{'peak RSS MB':>12}  version"]
     for r in results:
         if "skipped" in r:
             rows.append(f"{r['row']:<{width}} skipped: {r['skipped']}")
         else:
+            by_round = r["train_images_per_second_by_round"]
+            spread = f"{min(by_round):,.0f}-{max(by_round):,.0f}"
             rows.append(f"{r['row']:<{width}} {r['train_images_per_second']:>12,.0f} "
-                        f"{r['eval_images_per_second']:>12,.0f} {r['peak_rss_mb']:>12,.0f}  "
-                        f"{r['version']}")
+                        f"{spread:>15} {r['eval_images_per_second']:>12,.0f} "
+                        f"{r['peak_rss_mb']:>12,.0f}  {r['version']}")
     return "\n".join(rows)
 
 

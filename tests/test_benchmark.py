@@ -21,6 +21,7 @@ def test_two_rows_one_round_give_the_json_line():
         assert "skipped" not in row, row
         assert row["train_images_per_second"] > 0 and row["eval_images_per_second"] > 0
         assert row["peak_rss_mb"] > 0 and row["rounds"] == 1
+        assert row["train_images_per_second_by_round"] == [row["train_images_per_second"]]
     assert summary["steps_per_loop"] == 2 and "bfloat16/AVX-512 flags:" in summary["cpu"]
     assert any(line.startswith("CPU: ") for line in lines)
     goal = summary["goals"]["ours steps_per_loop=N / N=1"]
