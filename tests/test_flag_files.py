@@ -25,8 +25,13 @@ def read_flag_file(path) -> dict:
             name, value = (name[2:], "false") if name.startswith("no") and \
                 name[2:] in FIELDS else (name, "true")
         assert name in FIELDS, f"{os.path.basename(path)}: --{name} is not a TrainConfig setting"
-        kind = type(getattr(TrainConfig(), name))
-        settings[name] = value.lower() == "true" if kind is bool else kind(value)
+        default = getattr(TrainConfig(), name)
+        if isinstance(default, bool):
+            settings[name] = value.lower() == "true"
+        elif default is None:  # Optional[int] (steps_per_epoch) or Optional[str]
+            settings[name] = int(value) if value.isdigit() else value
+        else:
+            settings[name] = type(default)(value)
     return settings
 
 
