@@ -38,24 +38,24 @@ def _wants_tensorflow_logs(argv) -> bool:
 
 
 def _import_tensorflow_quietly():
-    """Imports TensorFlow with file descriptor 2 pointed at /dev/null; on failure, again with
-    it open, so that the reason is seen. A few lines (CUDA probing, oneDNN banners) are
-    printed by TensorFlow's C++ code before its logging starts, where no setting reaches them.
-    """
+    """Imports TensorFlow with file descriptor 2 pointed at /dev/null. A few lines (CUDA
+    probing, oneDNN banners) are printed by TensorFlow's C++ code before its logging starts,
+    where no setting reaches them. A failed import is raised once fd 2 is back, so that its
+    reason is seen (not retried: a half-imported TensorFlow cannot be imported again)."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+    error = None
     try:
         import tensorflow  # noqa: F401
-        failed = False
-    except Exception:  # re-raised below with its message visible
-        failed = True
+    except Exception as e:  # raised below, where it can be seen
+        error = e
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-    if failed:
-        import tensorflow  # noqa: F401,F811
+    if error is not None:
+        raise error
 
 
 if _wants_tensorflow_logs(sys.argv) or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":

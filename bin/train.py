@@ -84,7 +84,8 @@ flags.DEFINE_enum("gradients", DEFAULTS.gradients, config_lib.GRADIENTS,
                   "tape: tf.GradientTape; manual: the hand-written backward pass "
                   "(mnist_tf.backprop).")
 flags.DEFINE_integer("steps_per_loop", DEFAULTS.steps_per_loop,
-                     "Training steps per tf.function call (Keras's steps_per_execution).",
+                     "Training steps per tf.function call (Keras's steps_per_execution); a "
+                     "call also ends at each --log_every step, so raise that too for long calls.",
                      lower_bound=1)
 flags.DEFINE_integer("log_every", DEFAULTS.log_every, "Steps between per-step scalar summaries.")
 flags.DEFINE_integer("histogram_every", DEFAULTS.histogram_every,

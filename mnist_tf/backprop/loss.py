@@ -22,9 +22,8 @@ onehot(y), and ℓ = −Σ_k q_k log p_k; the same derivation (Σ_k q_k = 1) giv
 import tensorflow as tf
 
 from mnist_tf import losses
+from mnist_tf import precision
 from mnist_tf.layers import activations
-
-_HALF = (tf.float16, tf.bfloat16)
 
 
 def softmax_cross_entropy(logits, labels, batch_size=None, label_smoothing=0.0):
@@ -42,11 +41,9 @@ def softmax_cross_entropy(logits, labels, batch_size=None, label_smoothing=0.0):
       logits are float16/bfloat16 (as mixed precision computes the loss), the
       gradient then cast back to the logits' dtype for the layers below.
     """
-    z = tf.cast(logits, tf.float32) if logits.dtype in _HALF else logits
-    per_example = losses.sparse_categorical_crossentropy(labels, z, from_logits=True,
-                                                         label_smoothing=label_smoothing)
-    n = tf.cast(tf.shape(per_example)[0] if batch_size is None else batch_size, z.dtype)
-    loss = tf.reduce_sum(per_example) / n
+    z = precision.cast_logits(logits)
+    n = tf.cast(tf.shape(z)[0] if batch_size is None else batch_size, z.dtype)
+    loss = losses.scaled_sparse_categorical_crossentropy(labels, z, n, label_smoothing)
     classes = z.shape[-1]
     target = tf.one_hot(losses.sparse_labels(labels, z), depth=classes, dtype=z.dtype,
                         on_value=1.0 - label_smoothing + label_smoothing / classes,

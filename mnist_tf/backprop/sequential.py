@@ -22,7 +22,7 @@ something else) is a clear error naming the layer.
 
 import tensorflow as tf
 
-from mnist_tf import layers
+from mnist_tf import layers, precision
 from mnist_tf.backprop.activations import activation_layer
 from mnist_tf.backprop.conv import conv2d
 from mnist_tf.backprop.dense import dense
@@ -142,4 +142,4 @@ def loss_logits_and_gradients(model, images, labels, training=True, global_batch
         previous = by_variable.get(variable.ref())  # a layer used twice adds its two gradients
         by_variable[variable.ref()] = gradient if previous is None else previous + gradient
     gradients = [by_variable.get(v.ref()) for v in model.trainable_variables]
-    return loss, tf.cast(logits, loss.dtype), gradients
+    return loss, precision.cast_logits(logits), gradients

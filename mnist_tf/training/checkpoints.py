@@ -3,10 +3,11 @@
 A checkpoint holds the model's variables (Dropout's random generator
 included), the optimizer's slots and step counter, the run's progress
 (``epoch``: epochs completed, and the seed), the last epoch's training and
-validation metrics and the running sums of the current epoch. The data order of epoch ``e`` is a pure function
-of ``(seed, e)`` (see ``mnist_tf.data.pipeline``), so restoring the epoch
-restores the data order too: a resumed run replays the interrupted epoch from
-its start and ends with the same weights as an uninterrupted run.
+validation metrics, the running sums of the current epoch and where in it the
+run is (``RunTotals.batch``). The data order of epoch ``e`` is a pure function
+of ``(seed, e)`` (see ``mnist_tf.data.pipeline``), so restoring the position
+restores the data order too: a resumed run goes on from the batch after its
+checkpoint and ends with the same weights as an uninterrupted run.
 
 Writes are atomic: TensorFlow writes a checkpoint's shards under a temporary
 name (``ckpt-N_temp/``) and renames them, and only then rewrites the small
@@ -75,7 +76,7 @@ class RunTotals(tf.Module):
     ``train_images``: totals over all sessions up to this checkpoint (metrics.json's
     ``wall_seconds`` and ``train_images_per_second`` of a resumed run); ``saved_at``:
     the wall-clock time (``time.time()``) the checkpoint was written, which tells the
-    TensorBoard events a resumed run will write again (``summaries``' purge) from
+    TensorBoard events a resumed run will write again (``event_purge``) from
     those it keeps. Optional in a checkpoint, like :class:`EpochMetrics`: a
     checkpoint without them resumes at an epoch start with zero totals.
     """
@@ -94,8 +95,8 @@ def make_manager(directory: str, model, optimizer, state: RunState, metrics: Epo
                  step_metrics, totals: RunTotals, max_to_keep: int = 3):
     """A ``tf.train.CheckpointManager`` over the model, optimizer, run state and metrics.
 
-    Checkpoints are numbered by the checkpoint's own ``save_counter`` (1, 2, ...),
-    which is restored with it, so a resumed run goes on numbering where it stopped.
+    Checkpoints are numbered 1, 2, ... by ``TrainState.save``, which goes on from the
+    number of the checkpoint it restored, so a resumed run goes on numbering where it stopped.
     """
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state,
                                      metrics=metrics, step_metrics=step_metrics, totals=totals)

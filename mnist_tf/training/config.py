@@ -13,10 +13,10 @@ from typing import Optional
 from mnist_tf.errors import CheckpointError, SettingError, first_line
 from mnist_tf.models import MODELS
 from mnist_tf.optimizers.registry import OPTIMIZERS, SCHEDULES
-from mnist_tf.training import json_files
+from mnist_tf.training import json_files, steps
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-GRADIENTS = ("tape", "manual")
+GRADIENTS = tuple(steps.GRADIENTS)  # tape, manual
 
 
 @dataclasses.dataclass(frozen=True)

@@ -86,7 +86,7 @@ def _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log, e
         if validation.count:
             summaries.epoch_scalars(writers["validation"], epoch + 1, validation.loss,
                                     validation.accuracy)
-        summaries.first_filters(writers["train"], state.step,
+        summaries.first_filters(writers["train"], (epoch + 1) * run.data.steps_per_epoch,
                                 state.model.trainable_variables[0].numpy())
         state.epoch_metrics.record(train_loss=progress.loss, train_accuracy=progress.accuracy,
                                    validation_loss=validation.loss,

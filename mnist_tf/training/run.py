@@ -159,7 +159,10 @@ def check_run(logdir: str, config: TrainConfig, resume: bool, lock: bool = True)
     if config.epochs < done:
         raise SettingError("epochs", f"must be at least {done}, the epochs {logdir} has done "
                                      f"already (got {config.epochs}); its record is unchanged")
-    return metrics if metrics and done == config.epochs else None
+    # Finished: its metrics.json is of as many epochs as asked (a later session killed before
+    # writing a new one leaves an older metrics.json: that run is not finished).
+    finished = isinstance(metrics, dict) and metrics.get("epochs") == config.epochs == done
+    return metrics if finished else None
 
 
 def remove_leftovers(dirs: RunDirs, log) -> None:

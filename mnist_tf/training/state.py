@@ -60,6 +60,7 @@ class TrainState:
         self.step_metrics = StepMetrics()  # updated in cross-replica context: not mirrored
         self.totals = checkpoints.RunTotals()
         self.checkpoint_dir, self.keep = checkpoint_dir, config.keep_checkpoints
+        self.steps_per_epoch = steps_per_epoch
         self.manager = None  # made once the checkpoint directory is in order (restore_or_start)
         self.eval_step = make_eval_step(self.model)
         self.started = time.perf_counter() if started is None else started
@@ -67,8 +68,10 @@ class TrainState:
 
     @property
     def step(self) -> int:
-        """Training steps taken so far (the optimizer's ``iterations``)."""
-        return int(self.optimizer.iterations.numpy())
+        """Training steps taken by the last checkpoint (or the start): the data position
+        ``epochs_done × steps_per_epoch + batches_done``. Not the optimizer's ``iterations``,
+        which a float16 step skipped by loss scaling does not advance."""
+        return self.epochs_done * self.steps_per_epoch + self.batches_done
 
     @property
     def epochs_done(self) -> int:
@@ -164,11 +167,7 @@ class TrainState:
           DivergedError: a weight is not finite; nothing is written, so the last
             good checkpoint stays the latest.
         """
-        bad = [v.name for v in self.model.trainable_variables
-               if not bool(tf.reduce_all(tf.math.is_finite(v)))]
-        if bad:
-            raise DivergedError(f"at step {self.step} the weights {', '.join(bad)} are not "
-                                "finite; nothing was saved: try a smaller learning rate")
+        self.check_finite(epochs_done * self.steps_per_epoch + batches_done)  # before writing
         self.progress.epoch.assign(epochs_done)
         self.totals.batch.assign(batches_done)
         self.totals.values["wall_seconds"].assign(self.wall_seconds())

@@ -72,8 +72,10 @@ def _make_step_body(model, optimizer, strategy, jit_compile, step_metrics, gradi
     def replica_step(images, labels):
         batch = _global_batch_size(labels, images.dtype)
         loss, logits, gradients = gradients_fn(model, optimizer, images, labels, batch)
+        scale = optimizer.scale_loss(tf.constant(1.0))  # this step's S, before apply updates it
+        unscaled = [g / tf.cast(scale, g.dtype) for g in gradients]  # ∂L/∂θ, for histograms
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss, metrics.correct_count(labels, logits), batch, gradients
+        return loss, metrics.correct_count(labels, logits), batch, unscaled
 
     if jit_compile:
         replica_step = tf.function(replica_step, jit_compile=True)
