@@ -6,8 +6,8 @@ the backward multiplies by the *same* mask the forward drew — a dropped unit
 passes no gradient, a kept one passes δ scaled by 1 / (1 − rate). In inference
 (or with rate 0) y = x and ∂L/∂x = δ. Shapes: x, y, δ all alike.
 
-The mask comes from ``layer.keep_mask``, the very draw the layer's own call
-makes from its generator, so a run with these gradients consumes the random
+The forward is the layer's own (``layer.masked`` returns y and the mask it drew
+from the layer's generator), so a run with these gradients consumes the random
 stream exactly as a run with the tape does and ends at the same weights.
 """
 
@@ -22,11 +22,7 @@ def dropout_backward(dy, mask):
 def dropout(layer, x, training):
     """Forward through a ``layers.Dropout``, drawing its mask once: (y, backward)."""
     with tf.name_scope(layer.name):
-        if training and layer.rate > 0.0:
-            mask = layer.keep_mask(tf.shape(x), x.dtype)
-            y = x * mask
-        else:
-            mask, y = None, x
+        y, mask = layer.masked(x, training)
 
     def backward(dy, need_dx=True):
         return (dropout_backward(dy, mask) if need_dx else None), []

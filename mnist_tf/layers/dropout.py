@@ -43,9 +43,18 @@ class Dropout(Layer):
                 self.generator = tf.random.Generator.from_seed(seed)
 
     def _call(self, x, training):
+        return self.masked(x, training)[0]
+
+    def masked(self, x, training):
+        """(y, m): y = x · m and the mask m drawn for it; (x, None) in inference or at rate 0.
+
+        The hand-written backward (``mnist_tf.backprop.dropout``) calls this too, so
+        that it multiplies by the very mask of the forward pass.
+        """
         if not training or self.rate == 0.0:
-            return x
-        return x * self.keep_mask(tf.shape(x), x.dtype)
+            return x, None
+        mask = self.keep_mask(tf.shape(x), x.dtype)
+        return x * mask, mask
 
     def keep_mask(self, shape, dtype) -> tf.Tensor:
         """Draws the scaled mask m = 1[u ≥ rate] / (1 − rate) ∈ {0, 1/(1 − rate)}, [shape].
