@@ -32,6 +32,9 @@ class Progress:
         self.images = 0
         self.loss_sum = 0.0      # Σ batch_mean_loss × batch_size
         self.correct = 0.0
+        # A resumed epoch starts with steps and images of an earlier session: this session's
+        # speed and ETA leave them out.
+        self.resumed_steps, self.resumed_images = 0, 0.0
 
     @property
     def loss(self) -> float:
@@ -47,7 +50,8 @@ class Progress:
 
     @property
     def images_per_second(self) -> float:
-        return self.images / max(self.seconds, 1e-9)
+        """This session's training images per second in this epoch."""
+        return (self.images - self.resumed_images) / max(self.seconds, 1e-9)
 
     def update(self, steps: int, images: float, loss_sum: float, correct: float) -> None:
         """The epoch so far: ``steps`` done, ``images`` seen, Σ batch-mean loss × batch size,
@@ -64,7 +68,7 @@ class Progress:
         width = 20
         done = int(width * self.steps / max(self.total, 1))
         bar = "=" * max(done - 1, 0) + (">" if done else "") + " " * (width - done)
-        eta = (self.total - self.steps) * self.seconds / max(self.steps, 1)
+        eta = (self.total - self.steps) * self.seconds / max(self.steps - self.resumed_steps, 1)
         return (f"epoch {self.epoch}/{self.epochs}  {self.steps}/{self.total} [{bar}] "
                 f"loss {self.loss:.4f} acc {self.accuracy:.4f}  "
                 f"{self.images_per_second:,.0f} img/s  ETA {_duration(eta)}")
