@@ -25,8 +25,9 @@ and SavedModel keep them.
 Under ``tf.distribute`` (Keras's default, ``synchronized=False``), each replica normalises
 by the statistics of its own share of the batch. The moving statistics are created with
 ``synchronization=ON_READ, aggregation=MEAN`` (what Keras 2, bundled with TensorFlow,
-did): each replica updates its own copy with a plain assign, valid in replica context, and a read outside the
-replicas (evaluation, checkpoint, SavedModel) returns the mean of the copies. Keras 3
+did): each replica updates its own copy with a plain assign, valid in replica context,
+and a read outside the replicas (evaluation, checkpoint, SavedModel) returns the mean of
+the copies. Keras 3
 instead keeps them mirrored (ON_WRITE) with aggregation NONE: each replica's assign
 updates only its own copy, the copies drift apart, and a read outside the replicas sees
 the first replica's copy. On one device the two are identical.
