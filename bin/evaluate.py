@@ -14,7 +14,7 @@ from absl import flags
 
 from mnist_tf import devices, models
 from mnist_tf.data import pipeline, sources
-from mnist_tf.training import checkpoints
+from mnist_tf.training import saved_runs
 from mnist_tf.training.evaluation import evaluate
 from mnist_tf.training.steps import make_eval_step
 
@@ -42,7 +42,7 @@ def main(argv):
     device = devices.select_device(FLAGS.device)
     import tensorflow as tf
     with tf.device(device):
-        model, prefix = checkpoints.load_model(FLAGS.checkpoint, FLAGS.model)
+        model, prefix = saved_runs.load_model(FLAGS.checkpoint, FLAGS.model)
         data = sources.load(FLAGS.data_dir)
         result = evaluate(make_eval_step(model),
                           pipeline.eval_dataset(data.x_test, data.y_test, FLAGS.batch_size))

@@ -15,7 +15,7 @@ import _app  # first: quiets TensorFlow before it is imported
 from absl import flags
 
 from mnist_tf import export, models
-from mnist_tf.training import checkpoints
+from mnist_tf.training import saved_runs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_dir", None,
@@ -30,7 +30,7 @@ flags.mark_flag_as_required("export_dir")
 def main(argv):
     if len(argv) > 1:
         _app.fail(f"unexpected arguments: {' '.join(argv[1:])}", status=2)
-    model, prefix = checkpoints.load_model(FLAGS.checkpoint_dir, FLAGS.model)
+    model, prefix = saved_runs.load_model(FLAGS.checkpoint_dir, FLAGS.model)
     path = export.export_saved_model(model, FLAGS.export_dir)
     print(f"checkpoint: {prefix}")
     print(f"export: {path}")

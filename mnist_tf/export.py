@@ -191,8 +191,8 @@ def load_predictor(path: str, model_name: str = None) -> Predictor:
         return Predictor(lambda images: signature(images=images)["probabilities"],
                          f"SavedModel {path}")
 
-    from mnist_tf.training import checkpoints  # the training package only when needed
+    from mnist_tf.training import saved_runs  # the training package only when needed
 
-    model, prefix = checkpoints.load_model(path, model_name)
+    model, prefix = saved_runs.load_model(path, model_name)
     serving = _Serving(model)  # the closure keeps it alive: its tf.function holds it weakly
     return Predictor(lambda images: serving.serve(images)["probabilities"], f"checkpoint {prefix}")

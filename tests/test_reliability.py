@@ -20,7 +20,7 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from binaries import assert_one_line_error, run_binary, start_binary
 from mnist_tf.errors import SettingError
-from mnist_tf.training import TrainConfig, checkpoints, config as config_lib, summaries
+from mnist_tf.training import TrainConfig, config as config_lib, saved_runs, summaries
 from mnist_tf.training import run as run_lib, train_and_evaluate
 from mnist_tf.training.lock import LogdirInUseError, LogdirLock
 from mnist_tf.training.state import DivergedError
@@ -30,7 +30,7 @@ QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False)
 
 
 def _weights(logdir):
-    model, _ = checkpoints.load_model(str(logdir))
+    model, _ = saved_runs.load_model(str(logdir))
     return [v.numpy() for v in model.trainable_variables]
 
 
@@ -115,7 +115,7 @@ def test_checkpoints_are_found_from_their_files_and_a_damaged_newest_is_skipped(
         "ckpt-2.index", "ckpt-3.index", "ckpt-4.index"]
 
     (ckpts / "checkpoint").unlink()  # the index file gone: the files still say where
-    assert checkpoints.find_checkpoint(str(logdir)) == str(ckpts / "ckpt-4")
+    assert saved_runs.find_checkpoint(str(logdir)) == str(ckpts / "ckpt-4")
     os.remove(logdir / "metrics.json")  # as if killed in the final test
     log = Log()
     train_and_evaluate(config.replace(epochs=5), str(logdir), data=data, resume=True, log=log)
@@ -124,7 +124,7 @@ def test_checkpoints_are_found_from_their_files_and_a_damaged_newest_is_skipped(
 
     shard = next(ckpts.glob("ckpt-5.data-*"))  # the newest truncated: the one before it is used
     shard.write_bytes(shard.read_bytes()[:1000])
-    assert checkpoints.find_checkpoint(str(logdir)) == str(ckpts / "ckpt-4")
+    assert saved_runs.find_checkpoint(str(logdir)) == str(ckpts / "ckpt-4")
     os.remove(logdir / "metrics.json")
     log = Log()
     metrics = train_and_evaluate(config.replace(epochs=6), str(logdir), data=data, resume=True,
@@ -133,7 +133,7 @@ def test_checkpoints_are_found_from_their_files_and_a_damaged_newest_is_skipped(
     assert "using the newest intact one, ckpt-4" in log.text()
     assert f"resumed from {ckpts / 'ckpt-4'}: 4 epochs" in log.text()
     assert metrics["epochs_run_this_session"] == 2 and metrics["steps"] == 12
-    assert checkpoints.find_checkpoint(str(logdir)) == str(ckpts / "ckpt-6")
+    assert saved_runs.find_checkpoint(str(logdir)) == str(ckpts / "ckpt-6")
 
 
 def test_leftovers_of_a_killed_save_and_export_are_removed_at_the_next_start(tmp_path):
@@ -171,7 +171,7 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_good_checkpoint(
     assert result.returncode == 1
     step = int(result.stderr.split("by step ")[1].split(":")[0])
     assert 18 < step <= 18 + 2 * 2  # 18 steps in epoch 1; caught within log_every steps
-    assert checkpoints.find_checkpoint(str(logdir)).endswith("ckpt-1")
+    assert saved_runs.find_checkpoint(str(logdir)).endswith("ckpt-1")
     for a, b in zip(good, _weights(logdir)):
         np.testing.assert_array_equal(a, b)
     assert not (logdir / "export").exists() and not list(logdir.glob(".export*"))

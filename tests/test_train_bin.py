@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from binaries import assert_one_line_error, run_binary, start_binary
-from mnist_tf.training import checkpoints
+from mnist_tf.training import saved_runs
 
 QUICK = ["--device=cpu", "--epochs=2", "--steps_per_epoch=40", "--log_every=5", "--noexport"]
 
@@ -57,7 +57,7 @@ def test_a_corrupt_data_file_is_a_one_line_error(tmp_path):
 
 
 def _weights(logdir):
-    model, _ = checkpoints.load_model(logdir)
+    model, _ = saved_runs.load_model(logdir)
     return [v.numpy() for v in model.trainable_variables]
 
 

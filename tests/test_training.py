@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from mnist_tf import models, optimizers
 from mnist_tf.errors import CheckpointError, SettingError
-from mnist_tf.training import TrainConfig, checkpoints, config as config_lib, train_and_evaluate
+from mnist_tf.training import (TrainConfig, checkpoints, config as config_lib, saved_runs,
+                               train_and_evaluate)
 from mnist_tf.training.step_metrics import StepMetrics
 from mnist_tf.training.steps import make_eval_step, make_train_step
 from training_helpers import synthetic_mnist
@@ -100,7 +101,7 @@ def test_eval_step_matches_a_direct_computation():
 
 
 def _final_weights(logdir):
-    model, _ = checkpoints.load_model(logdir)
+    model, _ = saved_runs.load_model(logdir)
     return [v.numpy() for v in model.trainable_variables]
 
 
@@ -149,7 +150,7 @@ def test_a_checkpoint_dir_outside_the_logdir_is_found_again(tmp_path):
     train_and_evaluate(config, str(tmp_path / "run"), data=data, log=quiet)
     assert tf.train.latest_checkpoint(str(tmp_path / "elsewhere")).endswith("ckpt-1")
     assert not (tmp_path / "run" / "checkpoints").exists()
-    assert checkpoints.find_checkpoint(str(tmp_path / "run")).endswith("elsewhere/ckpt-1")
+    assert saved_runs.find_checkpoint(str(tmp_path / "run")).endswith("elsewhere/ckpt-1")
     saved = config_lib.load(str(tmp_path / "run" / "config.json"))
     metrics = train_and_evaluate(saved.replace(epochs=2), str(tmp_path / "run"), data=data,
                                  resume=True, log=quiet)
@@ -173,7 +174,7 @@ def test_a_truncated_checkpoint_is_a_one_line_error_on_resume(tmp_path):
         train_and_evaluate(QUICK, str(logdir), data=synthetic_mnist(), resume=True, log=quiet)
     assert "\n" not in str(error.value)
     with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the model"):
-        checkpoints.load_model(str(logdir))
+        saved_runs.load_model(str(logdir))
 
 
 def test_a_garbled_config_json_is_a_one_line_error(tmp_path):
@@ -199,7 +200,7 @@ def test_a_relative_checkpoint_dir_is_found_from_any_working_directory(tmp_path,
     monkeypatch.chdir(tmp_path / "a")
     train_and_evaluate(QUICK.replace(epochs=1, checkpoint_dir="ck"), logdir, data=data, log=quiet)
     monkeypatch.chdir(tmp_path / "b")
-    assert checkpoints.find_checkpoint(logdir) == str(tmp_path / "a" / "ck" / "ckpt-1")
+    assert saved_runs.find_checkpoint(logdir) == str(tmp_path / "a" / "ck" / "ckpt-1")
     saved = config_lib.load(os.path.join(logdir, "config.json"))
     metrics = train_and_evaluate(saved.replace(epochs=2), logdir, data=data, resume=True,
                                  log=quiet)

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from mnist_tf import export, models, optimizers
-from mnist_tf.training import TrainConfig, checkpoints, train_and_evaluate
+from mnist_tf.training import TrainConfig, saved_runs, train_and_evaluate
 from mnist_tf.training.datasets import RunData
 from mnist_tf.training.state import TrainState
 from mnist_tf.training.step_metrics import StepMetrics
@@ -111,9 +111,9 @@ def test_a_cosine_schedule_is_logged_and_continues_after_a_resume(tmp_path):
             train_and_evaluate(config, str(tmp_path / "resumed"), data=data, log=quiet)
     train_and_evaluate(config, str(tmp_path / "resumed"), data=data, resume=True, log=quiet)
     for run in ("straight", "resumed"):
-        assert checkpoints.find_checkpoint(str(tmp_path / run)).endswith("ckpt-3")
-    straight, _ = checkpoints.load_model(str(tmp_path / "straight"))
-    resumed, _ = checkpoints.load_model(str(tmp_path / "resumed"))
+        assert saved_runs.find_checkpoint(str(tmp_path / run)).endswith("ckpt-3")
+    straight, _ = saved_runs.load_model(str(tmp_path / "straight"))
+    resumed, _ = saved_runs.load_model(str(tmp_path / "resumed"))
     for a, b in zip(_weights(straight), _weights(resumed)):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
@@ -141,7 +141,7 @@ def test_a_mixed_precision_run_learns_and_exports_float32_probabilities(tmp_path
     metrics = train_and_evaluate(QUICK.replace(precision=precision, export=True), logdir,
                                  data=data, log=quiet, export_fn=export.export_saved_model)
     assert metrics["test_accuracy"] > 0.9
-    model, _ = checkpoints.load_model(logdir)
+    model, _ = saved_runs.load_model(logdir)
     assert all(v.dtype == tf.float32 for v in model.trainable_variables)  # master weights
     served = tf.saved_model.load(os.path.join(logdir, "export"))
     out = served.signatures["serving_default"](images=tf.constant(data.x_test[:5]))
@@ -163,7 +163,7 @@ def test_manual_gradients_train_as_the_tape_does(tmp_path):
     manual = train_and_evaluate(QUICK.replace(gradients="manual"), str(tmp_path / "manual"),
                                 data=data, log=quiet)
     assert manual["test"]["accuracy"] == tape["test"]["accuracy"]
-    for a, b in zip(*(_weights(checkpoints.load_model(str(tmp_path / run))[0])
+    for a, b in zip(*(_weights(saved_runs.load_model(str(tmp_path / run))[0])
                       for run in ("tape", "manual"))):
         # float32 round-off (~1e-7) can flip the sign of a near-zero gradient, which Adam turns
         # into steps of up to ±η = 1e-3 on that weight; float64 runs agree to 1e-15

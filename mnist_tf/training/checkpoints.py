@@ -13,14 +13,12 @@ Writes are atomic: TensorFlow writes a checkpoint's shards under a temporary
 name (``ckpt-N_temp/``) and renames them, and only then rewrites the small
 ``checkpoint`` index file (itself written to ``checkpoint.tmp<hex>`` and
 renamed). A run killed mid-save therefore still finds its previous checkpoint,
-never a torn one; :func:`remove_partial_saves` deletes what such a save left.
+never a torn one; ``checkpoint_repair.remove_partial_saves`` deletes what such a
+save left.
 
-Checkpoints are found from the files themselves, not only from the
-``checkpoint`` index file: :func:`intact_checkpoints` lists every
-``<name>-N.index`` whose data shards are all there and readable (every tensor
-read, so a truncated or corrupted shard fails its checksum), newest first. A
-deleted index file or a damaged newest checkpoint therefore costs one
-checkpoint's work, not the run.
+Finding the intact checkpoints and repairing after a crash is
+``checkpoint_repair``; loading a trained model for evaluate, predict and export
+is ``saved_runs``.
 """
 
 import os
@@ -29,7 +27,6 @@ import re
 import tensorflow as tf
 
 from mnist_tf.errors import CheckpointError, first_line
-from mnist_tf.training import config as config_lib
 
 
 class RunState(tf.Module):
@@ -129,146 +126,6 @@ def number(prefix: str) -> int:
     return int(match.group(2)) if match else -1
 
 
-def checkpoint_files(directory: str) -> list:
-    """Every checkpoint prefix in ``directory``, found from its ``<name>-N.index`` files
-    (and those the ``checkpoint`` index file names), newest first: by N, then by time."""
-    if not tf.io.gfile.isdir(directory):
-        return []
-    found = {}
-    for name in tf.io.gfile.listdir(directory):
-        match = _NUMBERED.match(name)
-        if match:
-            found[os.path.join(directory, name[:-len(".index")])] = int(match.group(2))
-    try:
-        listed = tf.train.get_checkpoint_state(directory)
-    except (tf.errors.OpError, ValueError):  # a garbled index file: the files still count
-        listed = None
-    for prefix in (listed.all_model_checkpoint_paths if listed else []):
-        prefix = prefix if os.path.isabs(prefix) or "://" in prefix else \
-            os.path.join(directory, prefix)
-        if prefix not in found and tf.io.gfile.exists(prefix + ".index"):
-            found[prefix] = number(prefix)
-
-    def newest(prefix):
-        return found[prefix], tf.io.gfile.stat(prefix + ".index").mtime_nsec
-
-    return sorted(found, key=newest, reverse=True)
-
-
-def damage(prefix: str):
-    """Why the checkpoint ``prefix`` cannot be restored (one line), or None when it is intact.
-
-    Every data shard its index names must exist, and every tensor must read back
-    (TensorFlow checks each one's CRC32C): a truncated or corrupted shard is found
-    here rather than half-way through a restore.
-    """
-    try:
-        reader = tf.compat.v1.train.NewCheckpointReader(prefix)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError, IndexError, KeyError, RuntimeError) as e:
-        return first_line(e)
-    return None
-
-
-def intact_checkpoints(directory: str, on_damaged=None):
-    """The intact checkpoints in ``directory``, newest first (a generator: each is checked
-    only when reached). ``on_damaged(prefix, reason)`` is called for each one skipped."""
-    for prefix in checkpoint_files(directory):
-        reason = damage(prefix)
-        if reason is None:
-            yield prefix
-        elif on_damaged is not None:
-            on_damaged(prefix, reason)
-
-
-def newest_intact(directory: str, log=None):
-    """The newest intact checkpoint in ``directory``, or None when it holds none.
-
-    A damaged newer one is skipped, with a line to ``log`` saying so.
-
-    Raises:
-      CheckpointError: ``directory`` holds checkpoints, but none is intact.
-    """
-    skipped = []
-    prefix = next(intact_checkpoints(directory, lambda p, why: skipped.append((p, why))), None)
-    if skipped and prefix is None:
-        newest, why = skipped[0]
-        raise CheckpointError(f"{newest}: cannot restore the run from it, the checkpoint is "
-                              f"damaged ({why}), and no older intact checkpoint is left")
-    if skipped and log is not None:
-        names = ", ".join(os.path.basename(p) for p, _ in skipped)
-        log(f"skipping damaged checkpoint(s) {names} ({skipped[0][1]}); "
-            f"using the newest intact one, {os.path.basename(prefix)}")
-    return prefix
-
-
-def remove_partial_saves(directory: str) -> list:
-    """Deletes what a save killed half-way left in ``directory``: ``<prefix>_temp/``
-    shard directories and ``checkpoint.tmp<hex>`` index files. Returns their names."""
-    if not tf.io.gfile.isdir(directory):
-        return []
-    removed = []
-    for name in tf.io.gfile.listdir(directory):
-        name = name.rstrip("/")
-        path = os.path.join(directory, name)
-        if name.endswith("_temp") and tf.io.gfile.isdir(path):
-            tf.io.gfile.rmtree(path)
-        elif name.startswith("checkpoint.tmp") and not tf.io.gfile.isdir(path):
-            tf.io.gfile.remove(path)
-        else:
-            continue
-        removed.append(name)
-    return removed
-
-
-def rewrite_index(directory: str, prefixes) -> None:
-    """Writes the ``checkpoint`` index file anew, listing ``prefixes`` (newest first) so that
-    ``tf.train.CheckpointManager`` keeps and deletes them as its own."""
-    prefixes = list(prefixes)
-    if prefixes:
-        tf.compat.v1.train.update_checkpoint_state(directory, prefixes[0],
-                                                   all_model_checkpoint_paths=prefixes[::-1])
-
-
-def find_checkpoint(path: str) -> str:
-    """The checkpoint prefix that ``path`` names: a prefix, a checkpoint dir or a run's logdir.
-
-    In a directory, the newest intact checkpoint (:func:`intact_checkpoints`). For a run's logdir, the ``checkpoint_dir`` its config.json names comes first
-    (a run trained with ``--checkpoint_dir``), then ``<logdir>/checkpoints``.
-    """
-    path = os.fspath(path)
-    if tf.io.gfile.exists(path + ".index"):
-        return path
-    config = _readable_config(path)
-    configured = [config.checkpoint_dir] if config and config.checkpoint_dir else []
-    for directory in configured + [path, os.path.join(path, "checkpoints")]:
-        found = checkpoint_files(directory)
-        if found:  # the newest intact one; when none is, the newest (restoring names the damage)
-            return next(intact_checkpoints(directory), found[0])
-    if not tf.io.gfile.exists(path):
-        raise CheckpointError(f"{path}: no such file or directory (expected a checkpoint, "
-                              "a checkpoint directory or a run's logdir)")
-    raise CheckpointError(f"{path}: no checkpoint found (expected ckpt-N.index files "
-                          "here, in its checkpoints/ sub-directory or in the --checkpoint_dir "
-                          "its config.json names)")
-
-
-def _config_in(directory: str):
-    """The run config in ``<directory>/config.json``, or None when there is none."""
-    path = os.path.join(directory, "config.json")
-    return config_lib.load(path) if tf.io.gfile.exists(path) else None
-
-
-def _readable_config(directory: str):
-    """:func:`_config_in`, with an unreadable config.json as None (finding a checkpoint must
-    not depend on it)."""
-    try:
-        return _config_in(directory)
-    except (CheckpointError, OSError, tf.errors.OpError):
-        return None
-
-
 def restore(checkpoint, prefix: str, what: str, partial: bool = False) -> None:
     """``checkpoint.restore(prefix)``, with a damaged or mismatched file as a one-line error.
 
@@ -288,47 +145,3 @@ def restore(checkpoint, prefix: str, what: str, partial: bool = False) -> None:
     except (AssertionError, tf.errors.OpError, ValueError, IndexError, KeyError) as e:
         raise CheckpointError(f"{prefix}: cannot restore {what} from it, the checkpoint is "
                               f"damaged or from another network ({first_line(e)})")
-
-
-def restore_model(model, path: str) -> str:
-    """Loads only the model's variables from the checkpoint ``path`` names; returns the prefix."""
-    prefix = find_checkpoint(path)
-    restore(tf.train.Checkpoint(model=model), prefix, "the model", partial=True)
-    return prefix
-
-
-def run_config_for(path: str, prefix: str):
-    """The ``config.json`` of the run a checkpoint belongs to, or None.
-
-    Looks in ``path`` (what the user named: often the run's logdir), beside the
-    checkpoint and one level up (``<logdir>/checkpoints/ckpt-3`` → ``<logdir>/config.json``).
-    """
-    directory = os.path.dirname(prefix)
-    for candidate in (path, directory, os.path.dirname(directory)):
-        config = _config_in(candidate)
-        if config:
-            return config
-    return None
-
-
-def load_model(path: str, model_name: str = None):
-    """Builds the run's model and loads its weights from the checkpoint ``path`` names.
-
-    Args:
-      path: a checkpoint prefix, a checkpoint directory, or a run's logdir.
-      model_name: which network (``mnist_tf.models.MODELS``); default: the run's
-        ``config.json``, else the reference CNN.
-
-    Returns:
-      ``(model, prefix)``.
-    """
-    from mnist_tf import models
-
-    prefix = find_checkpoint(path)
-    if model_name is None:
-        config = run_config_for(os.fspath(path), prefix)
-        model_name = config.model if config else "keras_example_cnn"
-    model = models.get(model_name)
-    models.build(model)
-    restore_model(model, prefix)
-    return model, prefix

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from mnist_tf import distribute
 from mnist_tf.errors import CheckpointError, SettingError
-from mnist_tf.training import checkpoints, config as config_lib, json_files
+from mnist_tf.training import checkpoint_repair, checkpoints, config as config_lib, json_files
 from mnist_tf.training.config import TrainConfig
 from mnist_tf.training.event_purge import PURGE_TMP
 from mnist_tf.training.lock import LogdirLock
@@ -154,7 +154,7 @@ def check_run(logdir: str, config: TrainConfig, resume: bool, lock: bool = True)
     metrics = json_files.read_json(metrics_path) if tf.io.gfile.exists(metrics_path) else None
     done = metrics.get("epochs", 0) if isinstance(metrics, dict) else 0
     checkpoint_dir = config.checkpoint_dir or os.path.join(logdir, "checkpoints")
-    newest = next(checkpoints.intact_checkpoints(checkpoint_dir), None)
+    newest = next(checkpoint_repair.intact_checkpoints(checkpoint_dir), None)
     done = max(done, checkpoints.epochs_done(newest) if newest else 0)
     if config.epochs < done:
         raise SettingError("epochs", f"must be at least {done}, the epochs {logdir} has done "
@@ -167,10 +167,10 @@ def check_run(logdir: str, config: TrainConfig, resume: bool, lock: bool = True)
 
 def remove_leftovers(dirs: RunDirs, log) -> None:
     """Deletes what killed saves and exports left: ``ckpt-N_temp/`` and ``checkpoint.tmp*``
-    (``checkpoints.remove_partial_saves``), ``.export.tmp-*`` (an export being written) and
+    (``checkpoint_repair.remove_partial_saves``), ``.export.tmp-*`` (an export being written) and
     ``*.json.tmp`` in the logdir. An ``.export.old-*`` (an export being replaced) is put back
     when the export it held is missing, else deleted."""
-    removed = checkpoints.remove_partial_saves(dirs.checkpoint_dir)
+    removed = checkpoint_repair.remove_partial_saves(dirs.checkpoint_dir)
     logdir = dirs.logdir
     for name in (tf.io.gfile.listdir(logdir) if tf.io.gfile.isdir(logdir) else []):
         name, path = name.rstrip("/"), os.path.join(logdir, name.rstrip("/"))

@@ -12,7 +12,7 @@
 
 All of it is in every checkpoint, so a resumed run carries on where it stopped,
 mid-epoch included. Checkpoints are found from their files and the newest
-intact one is restored (``checkpoints.newest_intact``).
+intact one is restored (``checkpoint_repair.newest_intact``).
 """
 
 import math
@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from mnist_tf import models, optimizers, precision
 from mnist_tf.errors import CheckpointError, MnistTfError, SettingError
-from mnist_tf.training import checkpoints
+from mnist_tf.training import checkpoint_repair, checkpoints
 from mnist_tf.training.step_metrics import StepMetrics
 from mnist_tf.training.steps import make_eval_step
 
@@ -99,10 +99,10 @@ class TrainState:
         Raises:
           CheckpointError: checkpoints exist but ``resume`` is False, or none is intact.
         """
-        if checkpoints.checkpoint_files(directory) and not resume:
+        if checkpoint_repair.checkpoint_files(directory) and not resume:
             raise CheckpointError(f"{directory} already holds checkpoints: resume that run, "
                                   "or choose a new logdir")
-        latest = checkpoints.newest_intact(directory, log) if resume else None
+        latest = checkpoint_repair.newest_intact(directory, log) if resume else None
         if resume and not latest:
             log(f"no checkpoint in {directory} yet: starting the run from the beginning, "
                 "with its saved config")
@@ -112,8 +112,8 @@ class TrainState:
             self.restored, self._number = latest, max(checkpoints.number(latest), 0)
             self._wall_before = self.totals["wall_seconds"]
             if directory == self.checkpoint_dir and tf.train.latest_checkpoint(directory) != latest:
-                files = checkpoints.checkpoint_files(directory)
-                checkpoints.rewrite_index(directory, files[files.index(latest):])
+                files = checkpoint_repair.checkpoint_files(directory)
+                checkpoint_repair.rewrite_index(directory, files[files.index(latest):])
             log(f"resumed from {latest}: {_count(self.epochs_done, 'epoch', 'epochs')} and "
                 f"{_count(self.batches_done, 'batch', 'batches')} done, step {self.step}")
         self.manager = checkpoints.make_manager(self.checkpoint_dir, self.model, self.optimizer,
