@@ -305,6 +305,36 @@ def test_killed_mid_epoch_resumes_after_its_checkpoint_with_each_event_once(tmp_
     assert len(_scalars(killed / "train")["gradients/conv2d/kernel"]) == 6  # every 5 steps
 
 
+def test_a_mid_epoch_checkpoint_refuses_a_new_batching_and_an_epoch_end_allows_it(
+        tmp_path, monkeypatch):
+    data, logdir = synthetic_mnist(), tmp_path / "run"
+    config = QUICK.replace(checkpoint_every_steps=4)
+    original = summaries.step_scalars
+
+    def kill_at_step_6(writer, step, *args):  # after the checkpoint at step 4 (epoch 1)
+        original(writer, step, *args)
+        if step == 6:
+            raise Killed()
+
+    monkeypatch.setattr(summaries, "step_scalars", kill_at_step_6)
+    with pytest.raises(Killed):
+        train_and_evaluate(config, str(logdir), data=data, log=Log())
+    monkeypatch.setattr(summaries, "step_scalars", original)
+    for name, value in [("batch_size", 16), ("steps_per_epoch", 5), ("validation_split", 0.2),
+                        ("seed", 1)]:
+        with pytest.raises(SettingError, match=f"^{name} cannot change from .* inside an epoch: "
+                                               f".*ckpt-1 was saved after 4 batches of epoch 1; "
+                                               f"resume with"):
+            train_and_evaluate(config.replace(**{name: value}), str(logdir), data=data,
+                               resume=True, log=Log())
+    # The same batching resumes; at the end of epoch 2 (a checkpoint at an epoch's end) a
+    # longer run may take another batch size.
+    train_and_evaluate(config, str(logdir), data=data, resume=True, log=Log())
+    metrics = train_and_evaluate(config.replace(epochs=3, batch_size=16), str(logdir), data=data,
+                                 resume=True, log=Log())
+    assert metrics["epochs"] == 3
+
+
 def test_checkpoint_every_steps_is_a_named_setting():
     with pytest.raises(SettingError, match="^checkpoint_every_steps must be 0 or more"):
         TrainConfig(checkpoint_every_steps=-1).validate()

@@ -117,6 +117,14 @@ def epochs_done(prefix: str) -> int:
         "state/epoch/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
+def batches_done(prefix: str) -> int:
+    """The batches of the next epoch done when ``prefix`` was written: 0 at an epoch's end
+    (and in a checkpoint older than :class:`RunTotals`)."""
+    reader = tf.compat.v1.train.NewCheckpointReader(prefix)
+    key = "totals/batch/.ATTRIBUTES/VARIABLE_VALUE"
+    return int(reader.get_tensor(key)) if reader.has_tensor(key) else 0
+
+
 _NUMBERED = re.compile(r"^(.*)-(\d+)\.index$")
 
 

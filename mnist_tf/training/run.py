@@ -159,10 +159,37 @@ def check_run(logdir: str, config: TrainConfig, resume: bool, lock: bool = True)
     if config.epochs < done:
         raise SettingError("epochs", f"must be at least {done}, the epochs {logdir} has done "
                                      f"already (got {config.epochs}); its record is unchanged")
+    if newest:
+        refuse_a_new_batching_mid_epoch(logdir, config, newest)
     # Finished: its metrics.json is of as many epochs as asked (a later session killed before
     # writing a new one leaves an older metrics.json: that run is not finished).
     finished = isinstance(metrics, dict) and metrics.get("epochs") == config.epochs == done
     return metrics if finished else None
+
+
+# The settings that say which images the batches of an epoch hold: a checkpoint saved after
+# n batches of an epoch resumes at batch n + 1 of the same permutation and batching.
+BATCHING = ("batch_size", "steps_per_epoch", "validation_split", "seed")
+
+
+def refuse_a_new_batching_mid_epoch(logdir: str, config: TrainConfig, prefix: str) -> None:
+    """Raises SettingError when ``prefix`` was saved inside an epoch and ``config`` batches
+    that epoch differently from the run's saved config: the resumed epoch would repeat some
+    images and skip others. At an epoch's end any of them may change."""
+    n = checkpoints.batches_done(prefix)
+    if n == 0:
+        return
+    path = os.path.join(logdir, CONFIG_FILE)
+    if not tf.io.gfile.exists(path):  # a library caller's run without one: nothing to compare
+        return
+    saved = config_lib.load(path)
+    for name in BATCHING:
+        if getattr(config, name) != getattr(saved, name):
+            raise SettingError(name, f"cannot change from {getattr(saved, name)} to "
+                                     f"{getattr(config, name)} inside an epoch: {prefix} was "
+                                     f"saved after {n} batches of epoch "
+                                     f"{checkpoints.epochs_done(prefix) + 1}; resume with "
+                                     f"{getattr(saved, name)}")
 
 
 def remove_leftovers(dirs: RunDirs, log) -> None:
