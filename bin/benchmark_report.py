@@ -55,33 +55,33 @@ def table(results):
 
 def ratios(by_name):
     """ours (and ours/xla) against Keras and PyTorch, training and evaluation."""
-    ratios = {}
+    found = {}
     for mine in ("ours", "ours/xla"):
         for other in ("keras", "torch"):
             if mine in by_name and other in by_name:
                 for kind in ("train", "eval"):
                     key = f"{kind}_images_per_second"
-                    ratios[f"{mine}/{other} {kind}"] = by_name[mine][key] / by_name[other][key]
+                    found[f"{mine}/{other} {kind}"] = by_name[mine][key] / by_name[other][key]
     if "ours" in by_name and "keras" in by_name:
-        ratios["ours/keras eval (Keras at its default batch 32)"] = (
+        found["ours/keras eval (Keras at its default batch 32)"] = (
             by_name["ours"]["eval_images_per_second"]
             / by_name["keras"]["eval_images_per_second_default_batch"])
-    return ratios
+    return found
 
 
 def goals(by_name, native_bfloat16: bool):
     """The knobs' training ratios: {label: {"ratio", "goal", "met"}} for the rows measured.
     A bfloat16 goal on a CPU without native bfloat16 is recorded with ``"goal": None``."""
-    goals = {}
+    found = {}
     for label, numerator, denominator, goal in GOALS:
         if numerator in by_name and denominator in by_name:
             ratio = (by_name[numerator]["train_images_per_second"]
                      / by_name[denominator]["train_images_per_second"])
             if label in NATIVE_BFLOAT16_GOALS and not native_bfloat16:
                 goal = None
-            goals[label] = {"ratio": ratio, "goal": goal,
+            found[label] = {"ratio": ratio, "goal": goal,
                             "met": None if goal is None else ratio >= goal}
-    return goals
+    return found
 
 
 def goal_line(label, entry, steps_per_loop):

@@ -2,7 +2,9 @@
 
 Every accuracy this project reports for the reference CNN is compared with
 what Keras gets from the same recipe on the same machine. This is that recipe,
-as the Keras example writes it, so that the comparison can be re-run::
+so that the comparison can be re-run; like our twin (``bin/keras_twins.py``) it
+outputs logits and takes integer labels where the Keras example has a softmax
+layer, one-hot labels and ``categorical_crossentropy`` (the same loss)::
 
     model = keras_twins.keras_example_cnn()          # Conv 32 → pool → Conv 64 → pool → Dropout → Dense
     model.compile(Adam(1e-3), SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])

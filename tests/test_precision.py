@@ -93,9 +93,10 @@ def test_logits_and_gradients_equal_keras_under_the_policy(policy, float32_run):
     """Keras casts the input and the variables at each layer exactly where we do.
 
     Measured (batch 16): logits and kernel gradients bit-identical under both
-    policies. The bias gradients differ: both add a bias with ``tf.nn.bias_add``,
-    but Keras's gradient (BiasAddGrad) sums δ over the n = B·H·W positions in the
-    compute dtype, ours (``layers.bias``) accumulates in float32. A sum rounded
+    policies. The bias gradients differ: Keras adds a bias with ``tf.nn.bias_add``,
+    whose gradient (BiasAddGrad) sums δ over the n = B·H·W positions in the
+    compute dtype; ours adds it with ``+``, whose gradient is a ``reduce_sum``, which
+    for bfloat16 accumulates in float32 and rounds once. A sum rounded
     in the compute dtype errs like √n·u (u = 2⁻⁸ bfloat16, 2⁻¹¹ float16), so the
     tolerance is √n·u·max|g| (n = 10,816 for conv1: 2.5e-2 in bfloat16 where
     3.7e-3 was measured; float16 3.1e-3 vs 6.4e-4). Ours is the more accurate
@@ -196,10 +197,12 @@ def test_cpu_description():
 
 
 def test_bfloat16_bias_gradients_are_nearer_float32_than_keras(mnist):
-    """Ours sums ∂L/∂b with float32 accumulation (``layers.bias``), Keras with BiasAddGrad in
-    bfloat16. On the first real batch of 128, against the float32 model's gradients (relative
-    error): measured conv1, conv2, dense biases 5.8e-2, 2.9e-2, 2.5e-3 for ours and 7.5e-2,
-    4.9e-2, 2.1e-2 for Keras; the kernels' are the same (bit-identical gradients)."""
+    """The gradient of our ``y + b`` is a reduce_sum, which accumulates bfloat16 in float32;
+    Keras's ``tf.nn.bias_add`` has BiasAddGrad, which on CPU accumulates in bfloat16. On the
+    first real batch of 128, against the float32 model's gradients (relative error): measured
+    conv1, conv2, dense biases 5.8e-2, 2.9e-2, 2.5e-3 for ours and 7.5e-2, 4.9e-2, 2.1e-2 for
+    Keras; the kernels' are the same (bit-identical gradients). (TensorFlow's graph optimizer
+    fuses our ``+`` with the convolution and ReLU just as it fuses Keras's ``bias_add``.)"""
     images = tf.constant(mnist.x_train[:128, ..., None].astype(np.float32) / 255.0)
     labels = tf.constant(mnist.y_train[:128].astype(np.int32))
     reference = _ours("float32")

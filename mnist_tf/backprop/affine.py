@@ -4,8 +4,7 @@ Both layers are an affine map followed by an activation. With δ_y = ∂L/∂y
 coming from the layer above, the chain rule runs in three steps:
 
     δ_z   = act'(δ_y)                       (``activations``: from the output y)
-    ∂L/∂b = Σ δ_z over every axis but the last (b is added at every position;
-            ``layers.bias.bias_gradient``, the sum the layer's own gradient uses)
+    ∂L/∂b = Σ δ_z over every axis but the last (b is added at every position)
     ∂L/∂W = kernel_gradient(x, δ_z)         (Dense: xᵀ δ_z;  Conv2D: x correlated with δ_z)
     ∂L/∂x = input_gradient(δ_z, W)          (Dense: δ_z Wᵀ;  Conv2D: δ_z convolved with W rotated)
 
@@ -21,7 +20,6 @@ variable's dtype at the end, as the tape does through ``tf.cast``.
 import tensorflow as tf
 
 from mnist_tf.backprop.activations import activation_backward
-from mnist_tf.layers import bias
 
 
 def affine_layer(layer, x, training, kernel_gradient, input_gradient):
@@ -48,7 +46,7 @@ def affine_layer(layer, x, training, kernel_gradient, input_gradient):
         compute_x = tf.cast(x, dz.dtype)
         gradients = [(layer.kernel, kernel_gradient(compute_x, dz))]
         if layer.bias is not None:
-            gradients.append((layer.bias, bias.bias_gradient(dz, layer.bias.dtype)))
+            gradients.append((layer.bias, tf.reduce_sum(dz, axis=list(range(dz.shape.rank - 1)))))
         dx = None
         if need_dx:
             dx = tf.cast(input_gradient(dz, tf.cast(layer.kernel, dz.dtype)), x.dtype)

@@ -17,14 +17,11 @@ and likewise for W'. Gradients, with δ = ∂L/∂out (before the activation)::
 
 The primitive is ``tf.nn.conv2d``; the layer owns the variables, the
 initialization and the bias/activation. Parameters: kh·kw·C·K + K.
-
-The bias is added by ``bias.add_bias`` (``tf.nn.bias_add``, fused with the
-convolution; its gradient summed in float32 under a mixed policy).
 """
 
 import tensorflow as tf
 
-from mnist_tf.layers import activations, bias
+from mnist_tf.layers import activations
 from mnist_tf.layers.base import Layer, check_padding, last_dim, pair
 
 
@@ -61,5 +58,5 @@ class Conv2D(Layer):
     def _call(self, x, training):
         y = tf.nn.conv2d(x, self.autocast(self.kernel), strides=self.strides, padding=self.padding)
         if self.bias is not None:
-            y = bias.add_bias(y, self.bias)
+            y = y + self.autocast(self.bias)
         return self.activation(y)

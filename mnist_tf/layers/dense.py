@@ -9,13 +9,12 @@ Gradients, with δ = ∂L/∂(xW + b) of shape [B, n_out]::
 
     ∂L/∂W = xᵀ δ   [n_in, n_out]      ∂L/∂b = Σ_batch δ   [n_out]      ∂L/∂x = δ Wᵀ   [B, n_in]
 
-Parameters: n_in·n_out + n_out. The bias is added by ``bias.add_bias``
-(``tf.nn.bias_add``, fused with the matmul).
+Parameters: n_in·n_out + n_out.
 """
 
 import tensorflow as tf
 
-from mnist_tf.layers import activations, bias
+from mnist_tf.layers import activations
 from mnist_tf.layers.base import Layer, last_dim
 
 
@@ -47,5 +46,5 @@ class Dense(Layer):
         else:  # [..., n_in]: contract the last axis only
             y = tf.tensordot(x, self.autocast(self.kernel), axes=[[x.shape.rank - 1], [0]])
         if self.bias is not None:
-            y = bias.add_bias(y, self.bias)
+            y = y + self.autocast(self.bias)
         return self.activation(y)

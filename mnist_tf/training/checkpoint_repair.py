@@ -30,8 +30,9 @@ def checkpoint_files(directory: str) -> list:
     found = {}
     for name in tf.io.gfile.listdir(directory):
         prefix = os.path.join(directory, name[:-len(".index")])
-        if name.endswith(".index") and checkpoints.number(prefix) >= 0:
-            found[prefix] = checkpoints.number(prefix)
+        n = checkpoints.number(prefix)
+        if name.endswith(".index") and n >= 0:
+            found[prefix] = n
     try:
         listed = tf.train.get_checkpoint_state(directory)
     except (tf.errors.OpError, ValueError):  # a garbled index file: the files still count
