@@ -114,7 +114,6 @@ def _keras(data, timing, policy="float32", steps_per_loop=1):
     """``model.fit`` of the Keras twin under the dtype ``policy`` with ``steps_per_execution``
     = steps_per_loop; (train img/s, eval img/s, version, extra)."""
     import keras
-    import numpy as np
 
     import keras_twins
 
@@ -123,8 +122,7 @@ def _keras(data, timing, policy="float32", steps_per_loop=1):
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], steps_per_execution=steps_per_loop)
-    x = data.x_train[..., None].astype(np.float32) / 255.0
-    y = data.y_train.astype(np.int32)
+    x, y = keras_twins.as_arrays(data.x_train, data.y_train)
 
     class Clock(keras.callbacks.Callback):
         """Images/s over windows of ``timing.steps`` steps after the warm-up; Keras calls
@@ -147,8 +145,7 @@ def _keras(data, timing, policy="float32", steps_per_loop=1):
     model.fit(x, y, batch_size=timing.batch_size, epochs=1,
               steps_per_epoch=timing.warmup + timing.steps * timing.repeats,
               shuffle=True, verbose=0, callbacks=[clock])
-    x_test = data.x_test[..., None].astype(np.float32) / 255.0
-    y_test = data.y_test.astype(np.int32)
+    x_test, y_test = keras_twins.as_arrays(data.x_test, data.y_test)
     evaluate = lambda: model.evaluate(x_test, y_test, batch_size=timing.eval_batch_size,  # noqa
                                       verbose=0)
     evaluate_default = lambda: model.evaluate(x_test, y_test, verbose=0)  # noqa: E731

@@ -46,7 +46,6 @@ flags.DEFINE_string("data_dir", None, "A directory with the four MNIST .gz files
 def main(argv):
     del argv
     import keras
-    import numpy as np
 
     import keras_twins
     from mnist_tf.data import sources
@@ -58,13 +57,12 @@ def main(argv):
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
-    x_train, y_train = data.x_train[:FLAGS.train_images], data.y_train[:FLAGS.train_images]
+    x_train, y_train = keras_twins.as_arrays(data.x_train[:FLAGS.train_images],
+                                             data.y_train[:FLAGS.train_images])
     start = time.perf_counter()
-    model.fit(x_train[..., None].astype(np.float32) / 255.0, y_train.astype(np.int32),
-              batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
+    model.fit(x_train, y_train, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
               validation_split=FLAGS.validation_split, verbose=2)
-    loss, accuracy = model.evaluate(data.x_test[..., None].astype(np.float32) / 255.0,
-                                    data.y_test.astype(np.int32), verbose=0)
+    loss, accuracy = model.evaluate(*keras_twins.as_arrays(data.x_test, data.y_test), verbose=0)
     print(f"test loss {loss:.4f}  test accuracy {accuracy:.4f}")
     print(json.dumps({"precision": FLAGS.precision, "compute_dtype": model.layers[0].compute_dtype,
                       "seed": FLAGS.seed, "epochs": FLAGS.epochs, "train_images": len(y_train),

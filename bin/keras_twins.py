@@ -20,6 +20,13 @@ Usage::
 """
 
 import keras
+import numpy as np
+
+
+def as_arrays(images, labels):
+    """MNIST as the Keras example feeds ``fit``: uint8 ``[N, 28, 28]`` → float32
+    ``[N, 28, 28, 1]`` in [0, 1] (``x / 255``), labels → int32 ``[N]``."""
+    return images[..., None].astype(np.float32) / 255.0, labels.astype(np.int32)
 
 
 def keras_example_cnn(num_classes=10, dropout_rate=0.5):
