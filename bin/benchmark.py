@@ -54,8 +54,9 @@ import sys
 from absl import flags
 
 import benchmark_report as report
-from benchmark_rows import ROWS, Timing, measure_row, peak_rss_mb, row_setup
+from benchmark_rows import ROWS, Timing, measure_row, row_setup
 from mnist_tf import precision
+from mnist_tf.training.report import peak_rss_mb
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("rows", list(ROWS),

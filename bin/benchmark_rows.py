@@ -9,7 +9,6 @@ Keras and PyTorch are imported only inside their runners: this file runs in bin/
 
 import dataclasses
 import math
-import resource
 import statistics
 import time
 
@@ -44,10 +43,6 @@ class Timing:
         """The same with ``warmup`` and ``steps`` rounded up to multiples of n steps per call."""
         return dataclasses.replace(self, warmup=math.ceil(self.warmup / n) * n,
                                    steps=math.ceil(self.steps / n) * n)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _windows(call, steps_per_call, timing, sync=lambda: None):

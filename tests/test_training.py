@@ -55,10 +55,13 @@ def test_a_step_made_for_an_unbuilt_model_builds_it_and_trains():
     assert all(np.any(a != b.numpy()) for a, b in zip(before, model.trainable_variables))
 
 
-def test_the_gradients_a_step_returns_are_the_ones_it_applied():
+@pytest.mark.parametrize("loss_scale", [False, True])
+def test_the_gradients_a_step_returns_are_the_ones_it_applied(loss_scale):
     data = synthetic_mnist()
     model = models.build(models.keras_example_cnn(seed=1))
     optimizer = optimizers.get("sgd", 0.5)  # θ ← θ − η g: the applied g is (θ_before − θ) / η
+    if loss_scale:  # the tape then gives ∂(S·L)/∂θ; the histograms must show ∂L/∂θ
+        optimizer = optimizers.LossScaleOptimizer(optimizer, initial_scale=1024.0)
     step = make_train_step(model, optimizer, return_gradients=True)
     images = tf.cast(data.x_train[:64, ..., None], tf.float32) / 255.0
     before = [v.numpy() for v in model.trainable_variables]

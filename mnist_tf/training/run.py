@@ -85,6 +85,11 @@ def run_config(logdir: str, resume: bool, settings: dict, given=()) -> TrainConf
     return saved.replace(**{name: settings[name] for name in given}).validate()
 
 
+def checkpoint_dir(config: TrainConfig, logdir: str) -> str:
+    """The run's checkpoints: ``config.checkpoint_dir``, by default ``<logdir>/checkpoints``."""
+    return config.checkpoint_dir or os.path.join(logdir, "checkpoints")
+
+
 def absolute(path):
     """A local path made absolute; None and URLs (``gs://...``) as they are."""
     return path if path is None or "://" in path else os.path.abspath(path)
@@ -103,7 +108,7 @@ class RunDirs:
 
     def __init__(self, config: TrainConfig, logdir: str, strategy):
         self.chief = distribute.is_chief(strategy)
-        self.checkpoint_dir = config.checkpoint_dir or os.path.join(logdir, "checkpoints")
+        self.checkpoint_dir = checkpoint_dir(config, logdir)
         self.trial_id = os.path.basename(os.path.normpath(logdir))
         self.logdir = distribute.write_dir(logdir, strategy)
         self.own_checkpoint_dir = (self.checkpoint_dir if self.chief
@@ -153,8 +158,7 @@ def check_run(logdir: str, config: TrainConfig, resume: bool, lock: bool = True)
     metrics_path = os.path.join(logdir, METRICS_FILE)
     metrics = json_files.read_json(metrics_path) if tf.io.gfile.exists(metrics_path) else None
     done = metrics.get("epochs", 0) if isinstance(metrics, dict) else 0
-    checkpoint_dir = config.checkpoint_dir or os.path.join(logdir, "checkpoints")
-    newest = next(checkpoint_repair.intact_checkpoints(checkpoint_dir), None)
+    newest = next(checkpoint_repair.intact_checkpoints(checkpoint_dir(config, logdir)), None)
     done = max(done, checkpoints.epochs_done(newest) if newest else 0)
     if config.epochs < done:
         raise SettingError("epochs", f"must be at least {done}, the epochs {logdir} has done "

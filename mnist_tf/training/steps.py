@@ -73,15 +73,14 @@ def _make_step_body(model, optimizer, strategy, jit_compile, step_metrics, gradi
         batch = _global_batch_size(labels, images.dtype)
         loss, logits, gradients = gradients_fn(model, optimizer, images, labels, batch)
         scale = optimizer.scale_loss(tf.constant(1.0))  # this step's S, before apply updates it
-        unscaled = [g / tf.cast(scale, g.dtype) for g in gradients]  # ∂L/∂θ, for histograms
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss, metrics.correct_count(labels, logits), batch, unscaled
+        return loss, metrics.correct_count(labels, logits), batch, (gradients, scale)
 
     if jit_compile:
         replica_step = tf.function(replica_step, jit_compile=True)
 
     def step(images, labels):
-        loss, correct, batch, gradients = strategy.run(replica_step, args=(images, labels))
+        loss, correct, batch, scaled = strategy.run(replica_step, args=(images, labels))
         # `batch` is already the global count (all-reduced), the same on every replica.
         count = tf.cast(strategy.experimental_local_results(batch)[0], tf.float32)
         out = {"loss": strategy.reduce("sum", loss, axis=None),
@@ -89,7 +88,7 @@ def _make_step_body(model, optimizer, strategy, jit_compile, step_metrics, gradi
                "count": count}
         if step_metrics is not None:
             step_metrics.add(out["loss"], out["correct"], count)
-        return out, gradients
+        return out, scaled
 
     return step
 
@@ -110,8 +109,9 @@ def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_si
         ``element_spec`` under a strategy, or float64 images for a float64 model.
       step_metrics: a :class:`~mnist_tf.training.step_metrics.StepMetrics` the
         step adds its loss and counts to, on the device.
-      return_gradients: also return ``gradients``: the gradients the optimizer
-        received (summed over replicas), for TensorBoard's histograms.
+      return_gradients: also return ``gradients``: ∂L/∂θ summed over replicas, for
+        TensorBoard's histograms (what the optimizer applies: under float16 loss
+        scaling it receives ∂(S·L)/∂θ and divides by S itself; so does this).
       gradients_fn: ``(model, optimizer, images, labels, global_batch) -> (loss,
         float32 logits, gradients)``: :func:`tape_gradients`, or the hand-written
         backward pass (``mnist_tf.backprop``).
@@ -130,9 +130,11 @@ def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_si
 
     @tf.function(input_signature=input_signature or (IMAGES_SPEC, LABELS_SPEC))
     def train_step(images, labels):
-        out, gradients = body(images, labels)
-        if return_gradients:
-            out["gradients"] = [strategy.reduce("sum", g, axis=None) for g in gradients]
+        out, (gradients, scale) = body(images, labels)
+        if return_gradients:  # ∂(S·L)/∂θ summed over replicas, then / S: ∂L/∂θ
+            scale = strategy.experimental_local_results(scale)[0]  # the same on every replica
+            out["gradients"] = [strategy.reduce("sum", g, axis=None) / tf.cast(scale, g.dtype)
+                                for g in gradients]
         return out
 
     return train_step
