@@ -18,8 +18,9 @@ def test_the_line_shows_running_means_and_the_summary_replaces_it():
 
 def test_a_resumed_epoch_counts_only_this_sessions_images_in_its_speed():
     progress = Progress(1, 1, 10, stream=io.StringIO(), live=False)
-    progress.resumed_steps, progress.resumed_images = 5, 640.0  # done before the kill
+    progress.resumed(5, 640.0)  # done before the kill
     time.sleep(0.05)
     progress.update(6, 768, loss_sum=76.8, correct=700.0)
     assert progress.images_per_second == pytest.approx(128 / progress.seconds, rel=0.05)
     assert progress.loss == pytest.approx(0.1)  # the epoch's figures include the resumed part
+    assert progress.session_images == 128

@@ -119,8 +119,7 @@ def _train_epoch(config, state, steps, dataset, progress, writer, profiler) -> N
     if not state.batches_done:
         state.step_metrics.reset()
     step, done, batches = state.step, state.batches_done, iter(dataset)
-    progress.resumed_steps = done
-    progress.resumed_images = float(state.step_metrics.epoch.numpy()[2])  # 0 at an epoch start
+    progress.resumed(done, float(state.step_metrics.epoch.numpy()[2]))  # 0, 0 at an epoch start
     window = {"start": time.perf_counter(), "images": 0.0}
     while done < progress.total:
         histogram_due = ((step + 1) % config.histogram_every == 0 if config.histogram_every
@@ -149,7 +148,7 @@ def _train_epoch(config, state, steps, dataset, progress, writer, profiler) -> N
         if every and step // every > (step - n) // every and done < progress.total:
             state.save(state.epochs_done, batches_done=done)
     _read_sums(config, state, step, progress.total, progress, None, window)
-    state.add_training(progress.seconds, progress.images - progress.resumed_images)
+    state.add_training(progress.seconds, progress.session_images)
 
 
 def _group_size(config, step, left) -> int:

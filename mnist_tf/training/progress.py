@@ -5,6 +5,12 @@
 
 On a terminal the live line is redrawn in place (at most ~10 times a second);
 when output goes to a file or pipe only the summary lines are printed.
+
+An epoch resumed mid-way (after ``resumed_steps`` steps and ``resumed_images``
+images of an earlier session) counts only this session's work in its speed::
+
+    img/s = (images − resumed_images) / seconds
+    ETA   = (total − steps) · seconds / (steps − resumed_steps)
 """
 
 import sys
@@ -48,10 +54,19 @@ class Progress:
     def seconds(self) -> float:
         return time.perf_counter() - self.start
 
+    def resumed(self, steps: int, images: float) -> None:
+        """The epoch starts after ``steps`` steps and ``images`` images of an earlier session."""
+        self.resumed_steps, self.resumed_images = steps, images
+
+    @property
+    def session_images(self) -> float:
+        """Images of this epoch trained in this session."""
+        return self.images - self.resumed_images
+
     @property
     def images_per_second(self) -> float:
         """This session's training images per second in this epoch."""
-        return (self.images - self.resumed_images) / max(self.seconds, 1e-9)
+        return self.session_images / max(self.seconds, 1e-9)
 
     def update(self, steps: int, images: float, loss_sum: float, correct: float) -> None:
         """The epoch so far: ``steps`` done, ``images`` seen, Σ batch-mean loss × batch size,
