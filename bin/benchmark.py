@@ -56,7 +56,7 @@ from absl import flags
 import benchmark_report as report
 from benchmark_rows import ROWS, Timing, measure_row, row_setup
 from mnist_tf import precision
-from mnist_tf.training.report import peak_rss_mb
+from mnist_tf.runs.report import peak_rss_mb
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("rows", list(ROWS),

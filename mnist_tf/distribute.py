@@ -97,3 +97,27 @@ def write_dir(directory: str, strategy) -> str:
         return directory
     resolver = strategy.cluster_resolver
     return tempfile.mkdtemp(prefix=f"mnist_tf-{resolver.task_type}{resolver.task_id}-")
+
+
+def check_settings(strategy, config) -> None:
+    """Refuses, before training, the settings this strategy cannot run.
+
+    ``jit_compile`` under a ``MirroredStrategy`` over several logical *CPU* devices:
+    XLA compiles each replica's step for the host's one physical CPU device, and
+    the compiled step of replica CPU:0 then reads a variable copy that lives on
+    CPU:1 (``InvalidArgumentError`` at the first step). XLA with one replica per
+    GPU is not concerned.
+
+    Raises:
+      SettingError: naming the flags that do not go together.
+    """
+    if strategy is tf.distribute.get_strategy():  # the default: one device
+        return
+    replicas = strategy.extended.worker_devices
+    on_cpus = all("CPU" in device.upper() for device in replicas)
+    if config.jit_compile and len(replicas) > 1 and on_cpus:
+        raise SettingError("jit_compile", f"does not go with --strategy=mirrored over "
+                                          f"{len(replicas)} logical CPU devices (XLA compiles "
+                                          "each replica for the one host CPU, where the other "
+                                          "replicas' variables are not): drop --jit_compile, "
+                                          "or use one device")

@@ -35,7 +35,7 @@ class EvalResult:
 
 
 def evaluate(eval_step, dataset, num_classes: int = 10) -> EvalResult:
-    """Runs ``eval_step`` (from ``steps.make_eval_step``) over every batch of ``dataset``."""
+    """Runs ``eval_step`` (from ``step.make_eval_step``) over every batch of ``dataset``."""
     loss_sum, correct, labels, predictions = 0.0, 0.0, [], []
     for images, batch_labels in dataset:
         out = eval_step(images, batch_labels)
