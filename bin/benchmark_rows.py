@@ -106,7 +106,7 @@ def _keras(data, timing, policy="float32", steps_per_loop=1):
     = steps_per_loop; (train img/s, eval img/s, version, extra)."""
     import keras
 
-    import keras_twins
+    from keras_oracle import twins as keras_twins
 
     keras.mixed_precision.set_dtype_policy(policy)
     model = keras_twins.TWINS["keras_example_cnn"]()

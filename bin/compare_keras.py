@@ -4,7 +4,7 @@ For study: the two should be the same computation, so given the same start
 they should stay together to float round-off. This tool makes that visible:
 
 1. builds our ``--model`` (default ``keras_example_cnn``) and its Keras twin
-   (``bin/keras_twins.py``; for the default, the Keras example: Input(28,28,1) →
+   (``keras_oracle/twins.py``; for the default, the Keras example: Input(28,28,1) →
    Conv2D(32,3,relu) → MaxPooling2D(2) → Conv2D(64,3,relu) → MaxPooling2D(2) →
    Flatten → Dropout(0.5) → Dense(10), logits), and copies our initial weights
    into Keras (``keras_twins.copy_weights``: BatchNormalization's moving
@@ -53,7 +53,7 @@ import os
 
 from absl import flags
 
-import keras_twins
+from keras_oracle import twins as keras_twins
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "keras_example_cnn", sorted(keras_twins.TWINS),
