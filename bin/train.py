@@ -12,6 +12,7 @@ import _app  # first: quiets TensorFlow before it is imported
 
 import contextlib
 import dataclasses
+import importlib.util
 import os
 
 from absl import flags
@@ -168,6 +169,9 @@ def _describe(device, strategy, logdir, config) -> None:
         note = precision.cpu_note(config.precision)
         if note:
             print(f"note: {note}")
+    if config.profile and importlib.util.find_spec("xprof") is None:
+        print("note: the profiler's trace is written into the logdir; TensorBoard's Profile tab, "
+              "which shows it, needs the profile extra: pip install -e \".[profile]\"")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ directory of their own, removed at the end — as TensorFlow's multi-worker
 guide prescribes.
 """
 
+import functools
 import json
 import os
 import tempfile
@@ -70,14 +71,21 @@ def make_strategy(kind: str = "default", num_cpu_devices: int = 0,
         return tf.distribute.get_strategy()
     if kind == "mirrored":
         if num_cpu_devices:
-            return tf.distribute.MirroredStrategy(devices.split_cpu(num_cpu_devices))
+            return _mirrored(tuple(devices.split_cpu(num_cpu_devices)))
         gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-        return tf.distribute.MirroredStrategy(gpus or ["/CPU:0"])
+        return _mirrored(tuple(gpus or ["/CPU:0"]))
     if kind == "multi_worker":
         _check_tf_config()
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds)
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     raise SettingError("strategy", f"must be one of {', '.join(STRATEGIES)}, got {kind!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored(device_names: tuple):
+    """One ``MirroredStrategy`` per set of devices in a process (each new one would set up its
+    cross-device communication again)."""
+    return tf.distribute.MirroredStrategy(list(device_names))
 
 
 def is_chief(strategy) -> bool:
