@@ -1,5 +1,7 @@
 """Small learnable stand-ins for MNIST, for tests of the training code."""
 
+import os
+
 import numpy as np
 
 from mnist_tf.data import MnistArrays
@@ -19,3 +21,12 @@ def synthetic_mnist(n_train: int = 512, n_test: int = 128, seed: int = 0) -> Mni
     x_train, y_train = make(n_train)
     x_test, y_test = make(n_test)
     return MnistArrays(x_train, y_train, x_test, y_test)
+
+
+def weights(model_or_logdir) -> list:
+    """A model's trainable weights as numpy arrays; a path: those of the run saved there."""
+    if isinstance(model_or_logdir, (str, os.PathLike)):
+        from mnist_tf.training import saved_runs
+
+        model_or_logdir, _ = saved_runs.load_model(str(model_or_logdir))
+    return [v.numpy() for v in model_or_logdir.trainable_variables]
