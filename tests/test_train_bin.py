@@ -1,7 +1,7 @@
 """bin/train.py and bin/evaluate.py as a user runs them: flags, errors, kill and resume.
 
-The binaries run in-process (``run_main``); a real process only where one is the point: the
-SIGKILL, and one bad flag and one error raised in ``main`` as the user's terminal sees them.
+The binaries run in-process (``run_main``); a real process only for the SIGKILL (what a
+terminal shows of an error: test_predict_bin.py).
 """
 
 import json
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binaries import assert_one_line_error, run_binary, run_main, start_binary
+from binaries import assert_one_line_error, run_main, start_binary
 from training_helpers import weights
 
 QUICK = ["--device=cpu", "--epochs=2", "--steps_per_epoch=40", "--log_every=5", "--noexport"]
@@ -26,14 +26,6 @@ def test_gpu_on_a_machine_without_one_is_a_one_line_error(tmp_path):
     result = run_main("train", "--device=gpu", f"--logdir={tmp_path}")
     assert_one_line_error(result, "--device is gpu", "no GPU")
     assert result.returncode == 2
-
-
-def test_an_error_in_a_real_process_is_one_line_with_tensorflow_quiet(tmp_path):
-    """What the terminal shows (file descriptor 2, absl's top level, TensorFlow's C++ start-up
-    and device search, the caller's TF_CPP_MIN_LOG_LEVEL unset): one line and status 1."""
-    result = run_binary("evaluate", f"--checkpoint={tmp_path}")
-    assert_one_line_error(result, str(tmp_path), "no checkpoint")
-    assert result.returncode == 1
 
 
 @pytest.mark.parametrize("flag,fragment", [
