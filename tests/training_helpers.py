@@ -1,5 +1,7 @@
 """Small learnable stand-ins for MNIST, for tests of the training code."""
 
+import os
+
 import numpy as np
 
 from mnist_tf.data import MnistArrays
@@ -32,3 +34,12 @@ def step_graph_functions(train_dir: str) -> list:
     graph = accumulator.Graph()  # raises ValueError when the run has no graph
     return [[node.name.removeprefix("steps/") for node in function.node_def]
             for function in graph.library.function]
+
+
+def weights(model_or_logdir) -> list:
+    """A model's trainable weights as numpy arrays; a path: those of the run saved there."""
+    if isinstance(model_or_logdir, (str, os.PathLike)):
+        from mnist_tf.runs import saved_runs
+
+        model_or_logdir, _ = saved_runs.load_model(str(model_or_logdir))
+    return [v.numpy() for v in model_or_logdir.trainable_variables]
