@@ -1,0 +1,317 @@
+"""Every command the README shows is run here as written, with only paths and step counts changed.
+
+The README's commands are read from the file itself: the ``$ ...`` lines of its output blocks
+(with the output shown under them), every line of its ``bash`` blocks, its ``python`` snippets
+and the commands in its inline code. Each must match one handler below, which runs it — in this
+process (``binaries.run_main``) unless only a process shows what it does — and checks that what
+it prints has the shape the README shows: each shown line's words before its first number or
+path begin a printed line. A command with no handler fails ``test_every_command_has_a_handler``,
+so a README example cannot be added without a test that runs it.
+"""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import urllib.request
+
+import numpy as np
+import pytest
+
+from binaries import ROOT, run_main
+
+README = os.path.join(ROOT, "README.md")
+CUT = ["--steps_per_epoch=2", "--log_every=1"]  # a training run cut to two steps per epoch
+
+
+def readme_commands() -> list:
+    """``(command, shown output lines)`` for every command in the README, in order."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    commands = []
+    for language, body in re.findall(r"```(\w*)\n(.*?)```", text, flags=re.S):
+        if language == "python":
+            commands.append(("python-snippet", [body]))
+            continue
+        for line in body.splitlines():
+            if line.startswith("$ "):
+                commands.append((line[2:].strip(), []))
+            elif language == "bash" and line.strip() and not line.startswith("#"):
+                commands.append((line.split("  #")[0].strip(), []))
+            elif commands and language == "" and commands[-1][0] != "python-snippet":
+                commands[-1][1].append(line)
+    for span in re.findall(r"`((?:python |tensorboard |\.venv/bin/)[^`]+)`", text):
+        commands.append((span.strip(), []))
+    return commands
+
+
+def shape(line: str) -> str:
+    """The words of a line before its first number or path: what every run of it prints."""
+    return re.split(r"[0-9/]", line, maxsplit=1)[0].strip()
+
+
+def assert_prints_as_shown(printed: str, shown: list) -> None:
+    printed_lines = [line.strip() for line in printed.splitlines()]
+    for line in shown:
+        prefix = shape(line)
+        if prefix and not prefix.startswith("..."):
+            assert any(p.startswith(prefix) for p in printed_lines), (prefix, printed)
+
+
+def binary_args(command: str, paths: dict) -> tuple:
+    """``python bin/NAME.py ARGS`` → (NAME, ARGS) with the README's paths mapped to the test's."""
+    words = shlex.split(command)
+    assert words[0] == "python" and words[1].startswith("bin/"), command
+    args = [paths.get(word, word) for word in words[2:]]
+    args = [re.sub(r"^(--\w+=)(.*)$", lambda m: m.group(1) + paths.get(m.group(2), m.group(2)),
+                   a) for a in args]
+    return os.path.basename(words[1])[:-3], args
+
+
+class Context:
+    """What the handlers share: a directory, the session's trained run, the README's paths."""
+
+    def __init__(self, tmp_path, trained_run, real_mnist_dir):
+        self.tmp, self.trained, self.mnist_dir = tmp_path, trained_run, real_mnist_dir
+        self.paths = {"/tmp/docrun2": trained_run.logdir,
+                      "/tmp/docrun2/export": trained_run.export_dir,
+                      "/tmp/exp_cnn": str(tmp_path / "exp_cnn"), "/tmp/ck": str(tmp_path / "ck"),
+                      "/tmp/docmir": str(tmp_path / "docmir"), "logs": str(tmp_path / "logs")}
+        for name in ("digit.png", "digit.jpg", "bad.png"):
+            self.paths[f"/tmp/{name}"] = str(tmp_path / name)
+
+    def run(self, command, extra=(), **kwargs):
+        name, args = binary_args(command, self.paths)
+        return run_main(name, *args, *extra, **kwargs)
+
+
+# --- the handlers: (pattern, function(context, command, shown)) ---
+
+def train(ctx, command, shown):
+    """A training command, cut to two steps per epoch (one epoch), into the test's logdir."""
+    extra = [*CUT, "--epochs=1", f"--logdir={ctx.tmp / 'run'}", f"--data_dir={ctx.mnist_dir}"]
+    if "--export" not in command:
+        extra.append("--noexport")
+    if "--flagfile" in command:  # a recipe's warm-up must fit the cut run
+        extra.append("--warmup_steps=1")
+    result = ctx.run(command, extra)
+    assert result.returncode == 0, result.stderr
+    assert_prints_as_shown(result.stdout, shown)
+    assert "test accuracy" in result.stdout
+    assert os.path.isfile(ctx.tmp / "run" / "metrics.json")
+    return result
+
+
+def train_mirrored(ctx, command, shown):
+    """The README's mirrored example: two replicas, through the epoch's histogram step."""
+    result = ctx.run(command, [*CUT, f"--data_dir={ctx.mnist_dir}"])
+    assert result.returncode == 0, result.stderr
+    assert "strategy: MirroredStrategy, 2 replicas" in result.stdout
+    assert_prints_as_shown(result.stdout, shown)
+    with open(os.path.join(ctx.paths["/tmp/docmir"], "metrics.json")) as f:
+        assert json.load(f)["replicas"] == 2
+
+
+def _a_run_under_logs(ctx) -> str:
+    """A copy of the trained run as ``logs/<run>``, as a user's would be."""
+    run = ctx.tmp / "logs" / "20261126-184502"
+    shutil.copytree(ctx.trained.logdir, run)
+    return str(run)
+
+
+def resume_newest(ctx, command, shown):
+    run = _a_run_under_logs(ctx)
+    result = run_main("train", "--resume", f"--data_dir={ctx.mnist_dir}", cwd=str(ctx.tmp))
+    assert result.returncode == 0, result.stderr
+    assert f"resuming the newest run: {os.path.relpath(run, ctx.tmp)}" in result.stdout
+    assert "is finished" in result.stdout  # the trained run has done all its epochs
+
+
+def resume_more_epochs(ctx, command, shown):
+    run = _a_run_under_logs(ctx)
+    epochs = json.load(open(os.path.join(run, "metrics.json")))["epochs"]
+    command = command.replace("logs/<run>", run).replace("--epochs=20", f"--epochs={epochs + 1}")
+    result = ctx.run(command, [*CUT[1:], f"--data_dir={ctx.mnist_dir}", "--noexport",
+                               "--steps_per_epoch=2"], cwd=str(ctx.tmp))
+    # Changing the batching at an epoch's end is allowed: the new epoch is cut to two steps.
+    assert result.returncode == 0, result.stderr
+    assert f"epoch {epochs + 1}/{epochs + 1}" in result.stdout
+
+
+def evaluate(ctx, command, shown):
+    result = ctx.run(command)
+    assert result.returncode == 0, result.stderr
+    assert_prints_as_shown(result.stdout, shown)
+    assert json.loads(result.stdout.strip().splitlines()[-1])["count"] == 10000
+
+
+def predict(ctx, command, shown):
+    import tensorflow as tf
+
+    digit = ctx.mnist_digit()
+    big = np.kron(255 - digit, np.ones((4, 4), np.uint8))[..., None]  # black on white, 112x112
+    tf.io.write_file(ctx.paths["/tmp/digit.png"], tf.io.encode_png(big))
+    tf.io.write_file(ctx.paths["/tmp/digit.jpg"], tf.io.encode_jpeg(big, quality=95))
+    with open(ctx.paths["/tmp/bad.png"], "wb") as f:
+        f.write(b"not an image at all")
+    result = ctx.run(command)
+    assert result.returncode == 1  # `echo $?` below the command in the README
+    assert_prints_as_shown(result.stdout, [line for line in shown if not line.startswith(
+        ("error:", "$", "1"))])
+    label = ctx.mnist_label()
+    assert f"digit.png: {label}" in result.stdout and f"digit.jpg: {label}" in result.stdout
+    error = result.stderr.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith(f"error: {ctx.paths['/tmp/bad.png']}: not an "
+                                                   "image file this program reads")
+
+
+def echo_status(ctx, command, shown):
+    """``echo $?`` follows the predict example: its status is checked there."""
+    assert any(c.startswith("python bin/predict.py") for c, _ in readme_commands())
+
+
+def export(ctx, command, shown):
+    result = ctx.run(command)
+    assert result.returncode == 0, result.stderr
+    assert_prints_as_shown(result.stdout, shown)
+    assert os.path.isfile(os.path.join(ctx.paths["/tmp/exp_cnn"], "saved_model.pb"))
+
+
+def python_snippet(ctx, command, shown):
+    """The README's SavedModel snippet, run on an export of the trained run."""
+    code = shown[0].replace("/tmp/exp_cnn", ctx.trained.export_dir)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    out = namespace["out"]
+    assert out["probabilities"].shape == (1, 10) and out["digit"].shape == (1,)
+
+
+def compare_keras(ctx, command, shown):
+    result = ctx.run(command.replace("--steps 5", "--steps 2"), [f"--data_dir={ctx.mnist_dir}"])
+    assert result.returncode == 0, result.stderr
+    assert_prints_as_shown(result.stdout, shown)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["steps"] == 2 and report["max_loss_difference"] < 1e-6
+
+
+def keras_reference(ctx, command, shown):
+    result = ctx.run(command, ["--epochs=1", "--train_images=256", f"--data_dir={ctx.mnist_dir}"])
+    assert result.returncode == 0, result.stderr
+    assert "test_accuracy" in json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def benchmark(ctx, command, shown):
+    """Its rows are child processes (each pays TensorFlow's import): cut to the fewest steps."""
+    command = re.sub(r"--(warmup|steps)=\d+", r"--\1=1", command)
+    result = ctx.run(command, [f"--data_dir={ctx.mnist_dir}", "--eval_batch_size=5000"])
+    assert result.returncode == 0, result.stderr
+    assert_prints_as_shown(result.stdout, shown)
+
+
+def download(ctx, command, shown):
+    """Into a cache of its own that holds the files already: verified, nothing downloaded."""
+    cache = ctx.tmp / "cache"
+    shutil.copytree(ctx.mnist_dir, cache)
+    result = ctx.run(command, env={"MNIST_TF_DATA": str(cache)})
+    assert result.returncode == 0, result.stderr
+    assert_prints_as_shown(result.stdout, shown[:-1])  # the last line is the cache's path
+    assert result.stdout.strip().splitlines()[-1] == str(cache)
+
+
+def helpshort(ctx, command, shown):
+    result = ctx.run(command)
+    assert result.returncode == 1 and not result.stderr  # absl's help flags exit with 1
+    with open(README, encoding="utf-8") as f:
+        table = f.read().split("#### The flags, by group", 1)[1].split("\n\n", 2)[1]
+    for flag in set(re.findall(r"`--(?:\[no\])?(\w+)", table)):
+        assert f"--{flag}" in result.stdout or f"--[no]{flag}" in result.stdout, flag
+
+
+def python_c(ctx, command, shown):
+    code = shlex.split(command)[2]
+    result = run_main_code(code)
+    assert "Total params: 34,826" in result
+
+
+def run_main_code(code: str) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(code, {})  # noqa: S102 - the README's own one-liner
+    return out.getvalue()
+
+
+def tensorboard(ctx, command, shown):
+    """TensorBoard itself, in this process, on a copy of the trained run under logs/."""
+    from tensorboard import program
+
+    run = os.path.basename(_a_run_under_logs(ctx))
+    board = program.TensorBoard()
+    board.configure(argv=[None, "--logdir", ctx.paths["logs"], "--port", "0",
+                          "--host", "127.0.0.1", "--load_fast", "false"])
+    url = board.launch()
+    runs = json.loads(urllib.request.urlopen(url + "data/runs", timeout=30).read())
+    assert {f"{run}/train", f"{run}/validation", f"{run}/test"} <= set(runs), runs
+
+
+def setup(ctx, command, shown):
+    """The README's two first commands are CI's: .ci/run installs and tests as written."""
+    with open(os.path.join(ROOT, ".ci", "run")) as f:
+        ci = f.read()
+    assert 'pip install -e ".[test]"' in ci and "python -m pytest" in ci
+    if "bin/train.py" in command:  # ... and then trains: the default run, cut to two steps
+        train(ctx, "python bin/train.py", [])
+
+
+HANDLERS = [
+    (r"^python3 -m venv \.venv && .*bin/train\.py$", setup),
+    (r"^\.venv/bin/python -m pytest$", setup),
+    (r"^python bin/train\.py --strategy=mirrored ", train_mirrored),
+    (r"^python bin/train\.py --resume$", resume_newest),
+    (r"^python bin/train\.py --resume --logdir=logs/<run> --epochs=\d+$", resume_more_epochs),
+    (r"^python bin/train\.py --helpshort$", helpshort),
+    (r"^python bin/train\.py( --[\w=/.]+)*$", train),
+    (r"^python bin/evaluate\.py ", evaluate),
+    (r"^python bin/predict\.py ", predict),
+    (r"^echo \$\?$", echo_status),
+    (r"^python bin/export\.py ", export),
+    (r"^python-snippet$", python_snippet),
+    (r"^python bin/compare_keras\.py ", compare_keras),
+    (r"^python bin/keras_reference\.py ", keras_reference),
+    (r"^python bin/benchmark\.py ", benchmark),
+    (r"^python bin/download\.py$", download),
+    (r"^python -c ", python_c),
+    (r"^(\.venv/bin/)?tensorboard --logdir logs$", tensorboard),
+]
+
+
+def handler(command):
+    matches = [fn for pattern, fn in HANDLERS if re.search(pattern, command)]
+    return matches[0] if matches else None
+
+
+def test_every_command_has_a_handler():
+    commands = readme_commands()
+    assert len(commands) > 15  # the parser found the README's examples
+    missing = [command for command, _ in commands if handler(command) is None]
+    assert not missing, f"README commands no test runs: {missing}"
+
+
+@pytest.fixture
+def context(tmp_path, trained_run, real_mnist_dir, mnist):
+    ctx = Context(tmp_path, trained_run, str(real_mnist_dir))
+    ctx.mnist_digit = lambda: mnist.x_test[0]
+    ctx.mnist_label = lambda: int(mnist.y_test[0])
+    return ctx
+
+
+@pytest.mark.parametrize("command, shown", readme_commands(),
+                         ids=[command[:60] for command, _ in readme_commands()])
+def test_the_readme_command_runs_as_shown(command, shown, context):
+    fn = handler(command)
+    if fn is None:
+        pytest.fail(f"no handler for the README command {command!r}")
+    fn(context, command, shown)
