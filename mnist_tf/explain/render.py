@@ -126,35 +126,39 @@ def _panel_image(values, cmap, target_height=2 * 28 * SCALE):
 
 
 def digit_panels(explanation, b: int, layers) -> list:
-    """One digit's panels as rows of (title, formula, RGB array)."""
+    """One digit's panels as rows of (title, formula, RGB array, source file): the input,
+    the probabilities and the five attributions; each layer's output; each layer's δ."""
     e, c = explanation, int(explanation.target[b])
-    first = [(panels.INPUT[0], panels.INPUT[1], enlarge(gray(e.images[b]), SCALE)),
+    first = [(panels.INPUT[0], panels.INPUT[1], enlarge(gray(e.images[b]), SCALE),
+              panels.INPUT[2]),
              (f"{panels.PROBABILITIES[0]}: {e.digit(b)}", panels.PROBABILITIES[1],
-              bars(e.probabilities[b], c))]
-    for key, (title, formula, _) in panels.ATTRIBUTIONS.items():
+              bars(e.probabilities[b], c), panels.PROBABILITIES[2])]
+    for key, (title, formula, source) in panels.ATTRIBUTIONS.items():
         values = getattr(e, key)[b]
         image = (overlay(e.images[b], values) if key == "grad_cam_28" else diverging(values))
-        first.append((f"{title} (c = {c})", formula, enlarge(image, SCALE)))
+        first.append((f"{title} (c = {c})", formula, enlarge(image, SCALE), source))
     forward, backward = [], []
     for name, layer, output, delta in zip(e.names, layers, e.outputs, e.deltas):
-        formula = panels.layer_panel(layer)[0]
+        formula, forward_file, backward_file = panels.layer_panel(layer)
         signed = name == e.names[-1] or not np.all(output[b] >= 0)
-        forward.append((name, formula, _panel_image(output[b], diverging if signed else gray)))
-        backward.append((f"δ {name}", panels.DELTA, _panel_image(delta[b], diverging)))
+        forward.append((name, formula, _panel_image(output[b], diverging if signed else gray),
+                        forward_file))
+        backward.append((f"δ {name}", panels.DELTA, _panel_image(delta[b], diverging),
+                         backward_file))
     return [first, forward, backward]
 
 
 def sheet(rows, heading: str = "") -> Image.Image:
-    """Panels (rows of (title, formula, RGB)) laid out left to right, titles above each."""
+    """Panels (rows of (title, formula, RGB, ...)) laid out left to right, titles above each."""
     pad, line = 10, FONT.size + 4
     top = (line + pad) if heading else pad
     sizes = []
     for row in rows:
         width = 0
-        for title, formula, image in row:
+        for title, formula, image, *_ in row:
             text_w = max(FONT.getlength(_text(title)), FONT.getlength(_text(formula)))
             width += max(image.shape[1], int(text_w)) + pad
-        sizes.append((width + pad, max(im.shape[0] for _, _, im in row) + 2 * line + pad))
+        sizes.append((width + pad, max(panel[2].shape[0] for panel in row) + 2 * line + pad))
     canvas = Image.new("RGB", (max(w for w, _ in sizes), top + sum(h for _, h in sizes)),
                        BACKGROUND)
     draw = ImageDraw.Draw(canvas)
@@ -163,7 +167,7 @@ def sheet(rows, heading: str = "") -> Image.Image:
     y = top
     for row, (_, height) in zip(rows, sizes):
         x = pad
-        for title, formula, image in row:
+        for title, formula, image, *_ in row:
             draw.text((x, y), _text(title), fill=(0, 0, 0), font=FONT)
             draw.text((x, y + line), _text(formula), fill=(90, 90, 90), font=FONT)
             canvas.paste(Image.fromarray(image), (x, y + 2 * line))
