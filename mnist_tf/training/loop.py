@@ -25,6 +25,7 @@ import time
 import tensorflow as tf
 
 from mnist_tf import distribute, models
+from mnist_tf.explain import summaries as explain_summaries
 from mnist_tf.training import session, summaries
 from mnist_tf.training.lock import LogdirLock
 from mnist_tf.training.evaluation import evaluate
@@ -88,6 +89,9 @@ def _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log, e
                                     validation.accuracy)
         summaries.first_filters(writers["train"], (epoch + 1) * run.data.steps_per_epoch,
                                 state.model.trainable_variables[0].numpy())
+        explain_summaries.at_epoch_end(config, writers["train"],
+                                       (epoch + 1) * run.data.steps_per_epoch, state.model,
+                                       run.data.test)
         state.epoch_metrics.record(train_loss=progress.loss, train_accuracy=progress.accuracy,
                                    validation_loss=validation.loss,
                                    validation_accuracy=validation.accuracy)
