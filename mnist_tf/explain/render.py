@@ -195,7 +195,9 @@ def write_png(image: Image.Image, path: str) -> None:
         raise
 
 
-def png_bytes(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image, compress_level: int = 1) -> bytes:
+    """The PNG file of ``image``; level 1 of zlib's 9: a fifth of the time of the default 6,
+    for files a few percent larger (the server encodes 21 panels per request)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
