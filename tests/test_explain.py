@@ -83,20 +83,6 @@ def test_smoothgrad_with_sigma_zero_is_the_saliency():
     assert _relative(noisy, smooth) > 1e-3  # the noise does change it
 
 
-def test_gradient_times_input_and_the_compiled_explainer_equal_the_eager_pass():
-    model = models.build(models.keras_example_cnn(seed=2))
-    images = tf.constant(np.random.default_rng(3).random((2, 28, 28, 1)), tf.float32)
-    eager = explain.explain(model, images, ig_steps=8, samples=3)
-    compiled = explain.Explainer(model, ig_steps=8, samples=3)(images)
-    np.testing.assert_allclose(eager.gradient_times_input,
-                               images.numpy()[..., 0] * eager.saliency, rtol=1e-6)
-    for field in ("probabilities", "saliency", "smoothgrad", "integrated_gradients",
-                  "grad_cam_28"):
-        np.testing.assert_allclose(getattr(compiled, field), getattr(eager, field),
-                                   rtol=1e-4, atol=1e-6, err_msg=field)
-    assert np.array_equal(compiled.target, eager.target)
-
-
 def test_integrated_gradients_completeness_error_shrinks_with_m(trained_run, mnist):
     """Σ IG = z_c(x) − z_c(0) up to the Riemann sum's error, which falls as m grows."""
     from mnist_tf.training import saved_runs

@@ -37,7 +37,8 @@ def test_epoch_images_are_the_sheets_of_the_test_digits(trained_run, mnist, tmp_
     expected = np.asarray(render.digit_sheet(e, 0, passes.flat_layers(model),
                                              f"test digit {i}, label {int(mnist.y_test[i])}"))
     assert written[0][1].shape == expected.shape
-    assert np.mean(written[0][1] != expected) < 0.001  # compiled vs eager: round-off only
+    differ = np.abs(written[0][1].astype(int) - expected) > 2  # compiled vs eager: round-off
+    assert np.mean(differ) < 1e-3
 
     off = tf.summary.create_file_writer(str(tmp_path / "off"))
     summaries.at_epoch_end(TrainConfig(explain_images=False), off, 10, model,

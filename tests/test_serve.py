@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 import binaries
 from mnist_tf import preprocess
-from mnist_tf.explain import panels, requests
+from mnist_tf.explain import explain, panels, requests
 from mnist_tf.explain.server import ExplainApp
 
 CHROMIUM = "/usr/bin/chromium"
@@ -83,9 +83,14 @@ def test_an_explain_request_answers_what_the_library_computes(served):
     status, answer = _post(url, _body(image, target=1))
     assert status == 200, answer
     x = preprocess.prepare(image)[None, ..., None].astype(np.float32) / 255.0
-    expected = app.explainer(x, [1])
+    expected = explain(app.model, x, [1])  # eager; the app's is compiled
     assert answer["target"] == 1 and answer["digit"] == expected.digit(0) == 7
     np.testing.assert_allclose(answer["probabilities"], expected.probabilities[0], atol=1e-6)
+    compiled = app.explainer(x, [1])
+    np.testing.assert_allclose(compiled.gradient_times_input, x[..., 0] * compiled.saliency)
+    for field in ("saliency", "smoothgrad", "integrated_gradients", "grad_cam_28"):
+        np.testing.assert_allclose(getattr(compiled, field), getattr(expected, field),
+                                   rtol=1e-4, atol=1e-6, err_msg=field)
     layers = [layer["name"] for layer in answer["layers"]]
     assert layers == expected.names
     titles = [p["title"] for p in answer["panels"]]

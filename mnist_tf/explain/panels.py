@@ -32,7 +32,7 @@ ATTRIBUTIONS = {
     "saliency": ("saliency", "∂z_c/∂x", EXPLAIN),
     "gradient_times_input": ("gradient × input", "x ⊙ ∂z_c/∂x", EXPLAIN),
     "smoothgrad": ("SmoothGrad", "(1/n) Σ_k ∂z_c/∂x(x + ε_k)", EXPLAIN),
-    "integrated_gradients": ("integrated gradients", "x ⊙ (1/m) Σ_k ∂z_c/∂x(k x/m)", EXPLAIN),
+    "integrated_gradients": ("integrated gradients", "x ⊙ (1/m) Σ_k ∂z_c/∂x((k − ½) x/m)", EXPLAIN),
     "grad_cam_28": ("Grad-CAM", "relu(Σ_k α_k A_k), α_k = mean ∂z_c/∂A_k", EXPLAIN),
 }
 INPUT = ("input x", "28×28 as predict.py prepares it, x/255", "mnist_tf/preprocess.py")
