@@ -53,10 +53,15 @@ def per_image(gradients, copies):
 
 
 def smoothgrad_points(images, samples=SMOOTHGRAD_SAMPLES, sigma=SMOOTHGRAD_SIGMA, seed=(0, 0)):
-    """The n noisy copies x + ε_k of each image, [B·n, 28, 28, 1] (image b's contiguous)."""
+    """The n noisy copies x + ε_k of each image, [B·n, 28, 28, 1] (image b's contiguous).
+
+    The same n draws ε_1..ε_n for every image of the batch, so an image's map does not
+    depend on which other images share its batch."""
     copies = tf.repeat(images, samples, axis=0)
-    noise = tf.random.stateless_normal(tf.shape(copies), seed, dtype=images.dtype)
-    return copies + tf.cast(sigma, images.dtype) * noise
+    noise = tf.random.stateless_normal(tf.concat([[samples], tf.shape(images)[1:]], 0), seed,
+                                       dtype=images.dtype)
+    tiles = tf.concat([[tf.shape(images)[0]], tf.ones([tf.rank(images) - 1], tf.int32)], 0)
+    return copies + tf.cast(sigma, images.dtype) * tf.tile(noise, tiles)
 
 
 def smoothgrad(model, images, target, samples=SMOOTHGRAD_SAMPLES, sigma=SMOOTHGRAD_SIGMA,

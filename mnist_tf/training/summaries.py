@@ -23,6 +23,7 @@ import os
 import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
+from tensorflow.python.eager import context
 
 from mnist_tf.data import pipeline
 from mnist_tf.training import images
@@ -116,6 +117,9 @@ def trace_graph(writer, function, *args):
     result = function(*args)
     with writer.as_default(step=0):
         tf.summary.trace_export(name="train_step")
+    # trace_off leaves graph collection on: every later function's graph would pile up in
+    # memory and into the next run's trace (a second run in the same process).
+    context.context().disable_graph_collection()
     return result
 
 
