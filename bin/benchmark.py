@@ -16,6 +16,7 @@ The rows (``--rows``, alias ``--frameworks``), all the reference CNN at the same
     keras/mixed_bfloat16          the same under set_dtype_policy("mixed_bfloat16")
     keras/steps_per_execution     compile(steps_per_execution=--steps_per_loop)
     torch                         PyTorch eager (skipped with a note when not installed)
+    explain                       one bin/serve.py request: p50/p95 latency (goal p50 <= 150 ms)
 
 Each row runs in a child process of its own (so that one's memory and thread
 pools do not disturb another's, and peak RSS is its own), on the same machine,
@@ -147,6 +148,8 @@ def main(argv):
     goals = report.goals(by_name, native_bfloat16)
     for label, entry in goals.items():
         print(report.goal_line(label, entry, FLAGS.steps_per_loop))
+    if report.explain_goal_line(by_name):
+        print(report.explain_goal_line(by_name))
     print(json.dumps({"device": FLAGS.device, "batch_size": FLAGS.batch_size,
                       "steps_per_loop": FLAGS.steps_per_loop, "cpu": cpu,
                       "native_bfloat16": native_bfloat16, "cpu_count": os.cpu_count(),

@@ -20,6 +20,7 @@ GOALS = [
      "keras/steps_per_execution", None),
 ]
 NATIVE_BFLOAT16_GOALS = ("ours mixed_bfloat16 / ours float32",)
+EXPLAIN_P50_GOAL_MS = 150  # one bin/serve.py explain request, "within a blink"
 
 
 def median_of_rounds(runs):
@@ -30,7 +31,7 @@ def median_of_rounds(runs):
         return runs[0]
     merged = dict(good[0], rounds=len(good))
     for key in good[0]:
-        if key.endswith("per_second"):
+        if key.endswith(("per_second", "_ms")) and good[0][key] is not None:
             merged[key] = statistics.median(r[key] for r in good)
     merged["peak_rss_mb"] = max(r["peak_rss_mb"] for r in good)
     merged["train_images_per_second_by_round"] = [r["train_images_per_second"] for r in good]
@@ -44,6 +45,10 @@ def table(results):
     for r in results:
         if "skipped" in r:
             rows.append(f"{r['row']:<{width}} skipped: {r['skipped']}")
+        elif "p50_ms" in r:
+            rows.append(f"{r['row']:<{width}} one request: p50 {r['p50_ms']:,.0f} ms, p95 "
+                        f"{r['p95_ms']:,.0f} ms ({r['requests']} requests a round) "
+                        f"{r['peak_rss_mb']:>8,.0f}  {r['version']}")
         else:
             by_round = r["train_images_per_second_by_round"]
             spread = f"{min(by_round):,.0f}-{max(by_round):,.0f}"
@@ -82,6 +87,15 @@ def goals(by_name, native_bfloat16: bool):
             found[label] = {"ratio": ratio, "goal": goal,
                             "met": None if goal is None else ratio >= goal}
     return found
+
+
+def explain_goal_line(by_name):
+    """The explain row's p50 against :data:`EXPLAIN_P50_GOAL_MS`, or None without the row."""
+    if "explain" not in by_name:
+        return None
+    p50 = by_name["explain"]["p50_ms"]
+    verdict = "met" if p50 <= EXPLAIN_P50_GOAL_MS else "missed"
+    return f"explain request p50: {p50:.0f} ms  (goal <= {EXPLAIN_P50_GOAL_MS} ms: {verdict})"
 
 
 def goal_line(label, entry, steps_per_loop):

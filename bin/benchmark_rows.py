@@ -25,6 +25,7 @@ ROWS = {
     "keras/mixed_bfloat16": ("keras", {"policy": "mixed_bfloat16"}),
     "keras/steps_per_execution": ("keras", {"steps_per_loop": True}),
     "torch": ("torch", {}),
+    "explain": ("explain", {}),
 }
 
 
@@ -186,7 +187,41 @@ def _torch(data, timing):
     return train, _timed_passes(evaluate, len(x_test), timing.repeats), torch.__version__, {}
 
 
-RUNNERS = {"ours": _ours, "keras": _keras, "torch": _torch}
+def _explain(data, timing):
+    """One full ``bin/serve.py`` request through its WSGI app (no socket): a test digit
+    enlarged to a 280×280 drawing → preprocessing, forward, every δ, saliency, SmoothGrad,
+    integrated gradients at the default m, Grad-CAM, the PNG panels, the JSON. ``--warmup``
+    requests first, then ``--steps`` × ``--repeats`` timed ones; (None, None, version,
+    {p50_ms, p95_ms, requests})."""
+    import base64
+    import json
+
+    import numpy as np
+    import tensorflow as tf
+    from werkzeug.test import Client
+
+    from mnist_tf import models
+    from mnist_tf.explain.server import ExplainApp
+
+    client = Client(ExplainApp(models.build(models.keras_example_cnn(seed=0))))
+
+    def request(i):
+        drawing = np.kron(data.x_test[i % len(data.x_test)], np.ones((10, 10), np.uint8))
+        body = json.dumps({"width": 280, "height": 280,
+                           "pixels": base64.b64encode(drawing.tobytes()).decode()})
+        start = time.perf_counter()
+        response = client.post("/api/explain", data=body, content_type="application/json")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return 1000 * (time.perf_counter() - start)
+
+    for i in range(timing.warmup):
+        request(i)
+    times = [request(i) for i in range(timing.steps * timing.repeats)]
+    p50, p95 = (float(np.percentile(times, q)) for q in (50, 95))
+    return None, None, tf.__version__, {"p50_ms": p50, "p95_ms": p95, "requests": len(times)}
+
+
+RUNNERS = {"ours": _ours, "keras": _keras, "torch": _torch, "explain": _explain}
 
 
 def row_setup(name, timing, steps_per_loop):

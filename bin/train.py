@@ -96,6 +96,8 @@ flags.DEFINE_integer("histogram_every", DEFAULTS.histogram_every,
 flags.DEFINE_integer("checkpoint_every_steps", DEFAULTS.checkpoint_every_steps,
                      "Also checkpoint every this many steps inside an epoch, so that a killed run "
                      "resumes from there; 0 = at epoch ends only.")
+flags.DEFINE_bool("explain_images", DEFAULTS.explain_images,
+                  "explain/* images (activations, δ, attributions) of 8 test digits per epoch.")
 flags.DEFINE_bool("profile", DEFAULTS.profile,
                   "Write a profiler trace of ten training steps (TensorBoard's Profile tab).")
 flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES,

@@ -48,6 +48,9 @@ def test_train_scalars_histograms_images_and_graph(logdir):
     assert len([t for t in tags if t.startswith("gradients/")]) == 6
     for tag in ("input/sample_batch", "conv2d/filters"):
         assert _plugin(train, tag) == "images"
+    explained = sorted(t for t in tags if t.startswith("explain/"))  # one per test digit < 128
+    assert explained == ["explain/test_0", "explain/test_1", "explain/test_2", "explain/test_3"]
+    assert len(train.Tensors("explain/test_0")) == 2  # at each of the two epoch ends
     # The Graphs dashboard reads the step's graph: its function library holds the step's ops.
     functions = step_graph_functions(os.path.join(logdir, "train"))
     op_names = [name for names in functions for name in names]

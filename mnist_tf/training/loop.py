@@ -22,6 +22,7 @@ import time
 import tensorflow as tf
 
 from mnist_tf import models
+from mnist_tf.explain import summaries as explain_summaries
 from mnist_tf.runs.run import Run
 from mnist_tf.training import summaries
 from mnist_tf.training.evaluation import evaluate
@@ -80,6 +81,9 @@ def train(run, export_fn=None) -> dict:
         progress.finish(validation)
         summaries.epoch_end(writers, epoch + 1, run.data.steps_per_epoch, progress,
                             validation, state.model.trainable_variables[0])
+        explain_summaries.at_epoch_end(config, writers["train"],
+                                       (epoch + 1) * run.data.steps_per_epoch, state.model,
+                                       run.data.test)
         state.epoch_metrics.record(train_loss=progress.loss, train_accuracy=progress.accuracy,
                                    validation_loss=validation.loss,
                                    validation_accuracy=validation.accuracy)
