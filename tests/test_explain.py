@@ -85,7 +85,7 @@ def test_smoothgrad_with_sigma_zero_is_the_saliency():
 
 def test_integrated_gradients_completeness_error_shrinks_with_m(trained_run, mnist):
     """Σ IG = z_c(x) − z_c(0) up to the Riemann sum's error, which falls as m grows."""
-    from mnist_tf.training import saved_runs
+    from mnist_tf.runs import saved_runs
 
     model, _ = saved_runs.load_model(trained_run.logdir)
     images = tf.constant(mnist.x_test[:8, ..., None] / 255.0, tf.float32)

@@ -11,7 +11,7 @@ from PIL import Image
 
 import binaries
 from mnist_tf.explain import explain
-from mnist_tf.training import saved_runs
+from mnist_tf.runs import saved_runs
 
 
 @pytest.fixture(scope="module")

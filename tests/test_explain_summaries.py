@@ -9,7 +9,8 @@ from PIL import Image
 from tensorboard.backend.event_processing import event_accumulator
 
 from mnist_tf.explain import explain, passes, render, summaries
-from mnist_tf.training import TrainConfig, saved_runs
+from mnist_tf.runs import saved_runs
+from mnist_tf.training.config import TrainConfig
 
 
 def _images(run_dir, tag):

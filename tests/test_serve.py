@@ -34,7 +34,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 @pytest.fixture(scope="module")
 def served(trained_run):
     """(url, app): the explain app of the trained run on a free port, in a thread."""
-    from mnist_tf.training import saved_runs
+    from mnist_tf.runs import saved_runs
 
     app = ExplainApp(saved_runs.load_model(trained_run.logdir)[0])
     app.warm_up()
