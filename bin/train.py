@@ -93,6 +93,9 @@ flags.DEFINE_integer("histogram_every", DEFAULTS.histogram_every,
 flags.DEFINE_integer("checkpoint_every_steps", DEFAULTS.checkpoint_every_steps,
                      "Also checkpoint every this many steps inside an epoch, so that a killed run "
                      "resumes from there; 0 = at epoch ends only.")
+flags.DEFINE_bool("summaries", DEFAULTS.summaries,
+                  "Write the step-0 graph and the histograms (--nosummaries: one step function "
+                  "traced instead of three, the speedrun's setting).")
 flags.DEFINE_bool("profile", DEFAULTS.profile,
                   "Write a profiler trace of ten training steps (TensorBoard's Profile tab).")
 flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES,

@@ -47,6 +47,7 @@ class TrainConfig:
     steps_per_loop: int = 1          # training steps per tf.function call (steps_per_execution)
     log_every: int = 10              # steps between per-step scalar summaries
     histogram_every: int = 0         # steps between weight/gradient histograms; 0 = once per epoch
+    summaries: bool = True           # the step-0 graph and the weight/gradient histograms
     profile: bool = False            # trace 10 steps after 10 of warm-up (fewer in short runs)
     keep_checkpoints: int = 3        # checkpoints kept by the CheckpointManager
     checkpoint_every_steps: int = 200  # also checkpoint mid-epoch every this many steps; 0 = not

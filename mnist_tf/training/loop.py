@@ -122,11 +122,13 @@ def _train_epoch(config, state, steps, dataset, progress, writer, profiler) -> N
     progress.resumed(done, float(state.step_metrics.epoch.numpy()[2]))  # 0, 0 at an epoch start
     window = {"start": time.perf_counter(), "images": 0.0}
     while done < progress.total:
-        histogram_due = ((step + 1) % config.histogram_every == 0 if config.histogram_every
-                         else done + 1 == progress.total)  # 0: the epoch's last step
-        n = 1 if step == 0 or histogram_due else _group_size(config, step, progress.total - done)
+        histogram_due = config.summaries and (
+            (step + 1) % config.histogram_every == 0 if config.histogram_every
+            else done + 1 == progress.total)  # 0: the epoch's last step
+        graph_due = step == 0 and config.summaries  # --nosummaries: one function traced, not 3
+        n = 1 if graph_due or histogram_due else _group_size(config, step, progress.total - done)
         profiler.before_steps(step)
-        if step == 0:
+        if graph_due:
             images, labels = next(batches)
             summaries.input_images(writer, 0, _local(images))
             out = summaries.trace_graph(writer, steps["with_gradients" if histogram_due
@@ -157,7 +159,7 @@ def _group_size(config, step, left) -> int:
     n = min(config.steps_per_loop, left, config.log_every - step % config.log_every)
     if config.histogram_every:
         n = min(n, max(1, config.histogram_every - 1 - step % config.histogram_every))
-    elif left > 1:
+    elif left > 1 and config.summaries:
         n = min(n, left - 1)  # the epoch's last step runs alone: it returns the gradients
     return max(n, 1)
 
