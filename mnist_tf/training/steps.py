@@ -90,7 +90,9 @@ def _make_step_body(model, optimizer, strategy, jit_compile, step_metrics, gradi
             step_metrics.add(out["loss"], out["correct"], count)
         return out, scaled
 
-    return step
+    # Traced as plain Python, not converted by AutoGraph: the step has no tensor-dependent
+    # Python control flow, and converting the model's code was most of the first call's cost.
+    return tf.autograph.experimental.do_not_convert(step)
 
 
 def make_train_step(model, optimizer, strategy=None, jit_compile=False, input_signature=None,
