@@ -105,7 +105,8 @@ def test_registry():
     assert models.MODELS["keras_example_cnn"] is models.keras_example_cnn
     model = models.get("keras_example_cnn", dropout_rate=0.0, seed=4)
     assert model.layers[5].rate == 0.0
-    with pytest.raises(ValueError, match="unknown model 'resnet'; known: bn_cnn, keras_example_cnn"):
+    with pytest.raises(ValueError,
+                       match="unknown model 'resnet'; known: bn_cnn, fast_cnn, keras_example_cnn"):
         models.get("resnet")
 
 

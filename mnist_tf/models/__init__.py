@@ -10,10 +10,11 @@ from mnist_tf.layers import softmax
 from mnist_tf.models.bn_cnn import bn_cnn
 from mnist_tf.models.keras_example_cnn import keras_example_cnn
 from mnist_tf.models.keras_example_cnn_bn import keras_example_cnn_bn
+from mnist_tf.models.fast_cnn import fast_cnn
 from mnist_tf.models.summary import count_params, summary
 
 MODELS = {"keras_example_cnn": keras_example_cnn, "keras_example_cnn_bn": keras_example_cnn_bn,
-          "bn_cnn": bn_cnn}
+          "bn_cnn": bn_cnn, "fast_cnn": fast_cnn}
 
 
 def get(name: str, **kwargs):
@@ -35,5 +36,5 @@ def predict_probabilities(model, images) -> tf.Tensor:
     return softmax(precision.cast_logits(model(images, training=False)))
 
 
-__all__ = ["MODELS", "bn_cnn", "build", "count_params", "get", "keras_example_cnn",
+__all__ = ["MODELS", "bn_cnn", "build", "count_params", "fast_cnn", "get", "keras_example_cnn",
            "predict_probabilities", "summary"]
