@@ -4,10 +4,12 @@ wrote."""
 
 import json
 import os
+import sys
 
-import keras_twins_path  # noqa: F401  (puts bin/ on sys.path)
+from binaries import BIN
 
-import ablate
+sys.path.insert(0, BIN)
+import ablate  # noqa: E402  (bin/ablate.py)
 
 from mnist_tf.training import config as config_lib
 
