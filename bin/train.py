@@ -12,17 +12,20 @@ import _app  # first: quiets TensorFlow before it is imported
 
 import contextlib
 import dataclasses
+import functools
 import os
+import sys
 
 from absl import flags
 
 from mnist_tf import devices, distribute, export, models, precision
 from mnist_tf.errors import first_line
 from mnist_tf.optimizers import OPTIMIZERS, SCHEDULES
+from mnist_tf.runs import interrupts, workers
 from mnist_tf.training import config as config_lib
 from mnist_tf.training import (TrainConfig, default_logdir, newest_run, run_config,
                                train_and_evaluate)
-from mnist_tf.training.run import check_run
+from mnist_tf.training.run import check_run, checkpoint_dir
 
 DEFAULTS = TrainConfig()
 FLAGS = flags.FLAGS
@@ -127,15 +130,16 @@ def main(argv):
     import tensorflow as tf
     strategy = (None if FLAGS.strategy == "default"
                 else distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices))
-    if distribute.is_chief(strategy):  # a refused logdir is refused before anything is printed
-        finished = check_run(logdir, config, FLAGS.resume)
-        if finished:
-            accuracy = finished.get("test_accuracy")
-            print(f"{logdir} is finished: {config.epochs} epochs, test accuracy "
-                  f"{'unknown' if accuracy is None else f'{accuracy:.4f}'}; nothing to do, its "
-                  f"record is left as it is (pass --epochs={config.epochs + 1} or more to "
-                  "train it further)")
-            return
+    # A refused logdir is refused before anything is printed, by every worker alike.
+    finished = workers.chief_decides(strategy,
+                                     functools.partial(check_run, logdir, config, FLAGS.resume))
+    if finished:
+        accuracy = finished.get("test_accuracy")
+        print(f"{logdir} is finished: {config.epochs} epochs, test accuracy "
+              f"{'unknown' if accuracy is None else f'{accuracy:.4f}'}; nothing to do, its "
+              f"record is left as it is (pass --epochs={config.epochs + 1} or more to "
+              "train it further)")
+        return
     if strategy is None:
         print(f"device: {devices.describe(device)}")
         placement = tf.device(device)
@@ -151,12 +155,15 @@ def main(argv):
     peer_lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                  tf.errors.CancelledError)
     try:
-        with placement:
+        with placement, interrupts.stop_on_signals(strategy, checkpoint_dir(config, logdir)):
             metrics = train_and_evaluate(config, logdir, data_dir=FLAGS.data_dir,
                                          resume=FLAGS.resume, strategy=strategy,
                                          export_fn=export.export_saved_model,
                                          extra_hparams={"device": FLAGS.device,
                                                         "strategy": FLAGS.strategy})
+    except interrupts.Interrupted as e:  # saved: one line, and the signal's exit status
+        print(e, file=sys.stderr, flush=True)
+        sys.exit(e.exit_status)
     except peer_lost as e:
         if strategy is None:
             raise

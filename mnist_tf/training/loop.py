@@ -25,6 +25,7 @@ import time
 import tensorflow as tf
 
 from mnist_tf import distribute, models
+from mnist_tf.runs import interrupts
 from mnist_tf.training import session, summaries
 from mnist_tf.training.lock import LogdirLock
 from mnist_tf.training.evaluation import evaluate
@@ -92,6 +93,7 @@ def _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log, e
                                    validation_loss=validation.loss,
                                    validation_accuracy=validation.accuracy)
         state.save(epoch + 1)
+        interrupts.stop_if_signalled(state, run.data.steps_per_epoch, writers["train"])
     profiler.stop()
     return session.finish(run, strategy, export_fn, log)
 
@@ -147,6 +149,8 @@ def _train_epoch(config, state, steps, dataset, progress, writer, profiler) -> N
         every = config.checkpoint_every_steps
         if every and step // every > (step - n) // every and done < progress.total:
             state.save(state.epochs_done, batches_done=done)
+        if done < progress.total:
+            interrupts.stop_if_signalled(state, done, writer)
     _read_sums(config, state, step, progress.total, progress, None, window)
     state.add_training(progress.seconds, progress.session_images)
 

@@ -1,0 +1,1 @@
+"""The machinery that runs a run: logdir layout and lock, the resume check, checkpoints, signals, full disks, workers. A first reader studying what `fit` does can skip this package; mnist_tf/training/ holds the training itself."""
