@@ -25,12 +25,13 @@ import time
 import tensorflow as tf
 
 from mnist_tf import distribute, models
-from mnist_tf.runs import interrupts
+from mnist_tf.runs import disk_full, interrupts
 from mnist_tf.training import session, summaries
 from mnist_tf.training.lock import LogdirLock
 from mnist_tf.training.evaluation import evaluate
 from mnist_tf.training.profiler import ProfilerWindow
 from mnist_tf.training.progress import Progress
+from mnist_tf.training.run import checkpoint_dir
 from mnist_tf.training.state import DivergedError
 from mnist_tf.training.step_metrics import means
 from mnist_tf.training.steps import GRADIENTS, make_train_loop, make_train_step
@@ -60,8 +61,11 @@ def train_and_evaluate(config, logdir: str, data=None, data_dir: str = None,
       when resuming it leaves nothing to train).
     """
     strategy = strategy or tf.distribute.get_strategy()
-    # The run owns its logdir from before its first check to its end (the chief's lock).
-    with LogdirLock(logdir if distribute.is_chief(strategy) else None):
+    chief = distribute.is_chief(strategy)
+    # The run owns its logdir from before its first check to its end (the chief's lock); a
+    # full disk is one line, with nothing half-written left.
+    with LogdirLock(logdir if chief else None), \
+            disk_full.run_writes(logdir, checkpoint_dir(config, logdir), chief):
         return _train_and_evaluate(config, logdir, data, data_dir, resume, strategy, log,
                                    export_fn, extra_hparams)
 
