@@ -79,6 +79,10 @@ flags.DEFINE_bool("resume", False,
                   "last checkpoint, with its saved settings unless flags override them.")
 flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch, for quick runs.")
 flags.DEFINE_bool("jit_compile", DEFAULTS.jit_compile, "XLA-compile the training step.")
+flags.DEFINE_bool("deterministic", DEFAULTS.deterministic,
+                  "Ask every TensorFlow kernel for a deterministic implementation "
+                  "(tf.config.experimental.enable_op_determinism): for a GPU, where some are "
+                  "not by default; on a CPU runs repeat bit for bit without it.")
 flags.DEFINE_enum("precision", DEFAULTS.precision, config_lib.PRECISIONS,
                   "float32; mixed_bfloat16 or mixed_float16: float32 weights, layers computing "
                   "in bfloat16/float16 (Keras's mixed-precision policies); float16 adds dynamic "
@@ -128,6 +132,8 @@ def main(argv):
     config, logdir = _config_and_logdir()
     device = devices.select_device(FLAGS.device)
     import tensorflow as tf
+    if config.deterministic:  # process-wide, before the first kernel runs
+        tf.config.experimental.enable_op_determinism()
     strategy = (None if FLAGS.strategy == "default"
                 else distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices))
     # A refused logdir is refused before anything is printed, by every worker alike.
