@@ -1,10 +1,22 @@
-"""Running the binaries in bin/ as a user would, for tests."""
+"""Running the binaries in bin/ for tests: in this process (``run_main``) or as a user would.
 
+``run_main`` runs ``bin/<name>.py`` as ``python bin/<name>.py`` would (its ``_app.run(main)``
+with absl's flag parsing, one-line errors and exit status) but in the test's own process, so
+that it costs no TensorFlow import (~10 s a process). ``run_binary`` and ``start_binary``
+launch a real process: only for what a process alone shows (signals, a second process, the
+import of TensorFlow, what TensorFlow's C++ code prints on file descriptor 2).
+"""
+
+import contextlib
+import io
 import os
+import runpy
 import subprocess
 import sys
+import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "bin")
 
 
 def child_env(env=None) -> dict:
@@ -43,3 +55,110 @@ def assert_one_line_error(result, *fragments):
     assert lines[0].startswith("error: "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def _bin_modules() -> list:
+    """Names of the modules in ``sys.modules`` loaded from bin/ (``_app``, ``keras_twins``...)."""
+    return [name for name, module in list(sys.modules.items())
+            if os.path.dirname(os.path.abspath(getattr(module, "__file__", None) or "")) == BIN]
+
+
+def _keras_state():
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return None
+    return keras.mixed_precision.global_policy().name, keras.config.floatx()
+
+
+def _restore_keras(state):
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return
+    policy, floatx = state or ("float32", "float32")
+    keras.mixed_precision.set_global_policy(policy)
+    keras.config.set_floatx(floatx)
+    keras.backend.clear_session()
+
+
+def run_main(name, *args, cwd=None, stdin=None, env=None) -> subprocess.CompletedProcess:
+    """Runs ``bin/<name>.py args...`` in this process; returns a CompletedProcess (text mode).
+
+    As ``run_binary`` does, but without a process: ``sys.argv`` is set and the file is run as
+    ``__main__``, so absl parses the flags and ``_app.run`` turns errors into one line and an
+    exit status (``SystemExit`` is caught for ``returncode``; an exception that escapes gives
+    its traceback on stderr and status 1, as Python would). Each call starts from fresh
+    flags: the absl flags a binary defines are removed afterwards, with bin/'s modules, so that
+    the next call defines them again with their defaults. ``sys.stdout``/``sys.stderr`` are
+    captured (not what C++ code writes on file descriptors 1 and 2). ``cwd`` (default: the
+    repository), ``env`` (added to ``os.environ``, without ``TF_CPP_MIN_LOG_LEVEL`` as in
+    ``child_env``), the logging levels and Keras's global policy are restored afterwards.
+    """
+    from absl import app, flags
+    from absl import logging as absl_logging
+    import logging
+
+    app.define_help_flags()  # absl defines them once per process: keep them across calls
+    flag_names, modules = set(flags.FLAGS), set(_bin_modules())
+    saved_argv, saved_path, saved_cwd = sys.argv, list(sys.path), os.getcwd()
+    saved_env = dict(os.environ)
+    saved_levels = {name_: logging.getLogger(name_).level for name_ in ("tensorflow", "absl")}
+    saved_verbosity = absl_logging.get_verbosity()
+    keras_state = _keras_state()
+    path = os.path.join(BIN, f"{name}.py")
+    out, err = io.StringIO(), io.StringIO()
+    if isinstance(stdin, bytes):
+        stdin = stdin.decode()
+    returncode = 0
+    try:
+        os.environ.clear()
+        os.environ.update(child_env(env))
+        os.chdir(cwd or ROOT)
+        sys.argv = [path, *args]
+        sys.path.insert(0, BIN)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                _stdin(stdin):
+            try:
+                runpy.run_path(path, run_name="__main__")
+            except SystemExit as e:
+                returncode = _exit_status(e.code, err)
+            except BaseException:  # as an uncaught exception ends a process
+                traceback.print_exc()
+                returncode = 1
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        flags.FLAGS.unparse_flags()
+        for flag in set(flags.FLAGS) - flag_names:
+            delattr(flags.FLAGS, flag)
+        for module in set(_bin_modules()) - modules:
+            del sys.modules[module]
+        for name_, level in saved_levels.items():
+            logging.getLogger(name_).setLevel(level)
+        absl_logging.set_verbosity(saved_verbosity)
+        _restore_keras(keras_state)
+    return subprocess.CompletedProcess([sys.executable, path, *args], returncode,
+                                       out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _stdin(text):
+    if text is None:
+        yield
+        return
+    saved, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+def _exit_status(code, err) -> int:
+    """The status a process exits with for ``sys.exit(code)`` (a string is printed, status 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=err)
+    return 1

@@ -6,6 +6,7 @@ Nothing here quiets TensorFlow or touches the environment: the suite passes what
 """
 
 import http.server
+import os
 import pathlib
 import threading
 from typing import NamedTuple
@@ -13,8 +14,13 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
+from mnist_tf import devices
 from mnist_tf.data import checksums, idx
 from mnist_tf.errors import DataError
+
+# Two logical CPUs for the whole session, set before TensorFlow starts its runtime: the
+# MirroredStrategy tests then run in-process (one-device tests run on the first).
+devices.split_cpu(2)
 
 
 def one_line_error(fn, *fragments) -> str:
@@ -127,7 +133,11 @@ def mnist():
 def trained_run(tmp_path_factory, mnist):
     """The one trained reference CNN of the session: its logdir (checkpoints, config.json),
     SavedModel and a predictor. ``trained_model.CONFIG`` says how it is trained and why that
-    is enough for the thresholds of every test that uses it (98% of PNG digits above all)."""
+    is enough for the thresholds of every test that uses it (98% of PNG digits above all).
+    Trained once for all the pytest-xdist workers of the session (their common temp dir)."""
     import trained_model
 
-    return trained_model.train(str(tmp_path_factory.mktemp("trained_run")), mnist)
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    return trained_model.shared(str(root), mnist)

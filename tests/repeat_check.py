@@ -10,7 +10,8 @@ import sys
 import tensorflow as tf
 
 from mnist_tf import distribute
-from mnist_tf.training import TrainConfig, train_and_evaluate
+from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.loop import train_and_evaluate
 from same_run import figures, weights
 from training_helpers import synthetic_mnist
 

@@ -1,6 +1,6 @@
 """Whether two runs ended the same, bit for bit: their weights and their metrics.json figures."""
 
-from mnist_tf.training import saved_runs
+from mnist_tf.runs import saved_runs
 
 # metrics.json fields that measure the machine or the session, not the training.
 TIMINGS = ("wall_seconds", "train_images_per_second", "peak_rss_mb", "finished_at",

@@ -19,8 +19,10 @@ import tensorflow as tf
 from binaries import assert_one_line_error, run_binary
 from mnist_tf import export
 from mnist_tf.runs.disk_full import DiskFullError
-from mnist_tf.training import TrainConfig, checkpoint_repair, config as config_lib, json_files
-from mnist_tf.training import report, summaries, train_and_evaluate
+from mnist_tf.runs import checkpoint_repair, json_files, report
+from mnist_tf.training import config as config_lib, summaries
+from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.loop import train_and_evaluate
 from same_run import assert_bit_identical, figures
 from test_reliability import Log, _scalars
 from training_helpers import synthetic_mnist

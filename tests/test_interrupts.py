@@ -12,7 +12,10 @@ import pytest
 
 from binaries import run_binary, start_binary
 from mnist_tf.runs import interrupts
-from mnist_tf.training import TrainConfig, checkpoints, summaries, train_and_evaluate
+from mnist_tf.runs import checkpoints
+from mnist_tf.training import summaries
+from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.loop import train_and_evaluate
 from same_run import assert_bit_identical, figures
 from test_reliability import Log, _scalars
 from training_helpers import synthetic_mnist

@@ -1,4 +1,7 @@
-"""bin/predict.py and bin/export.py as a user runs them: good files, broken files, bad models."""
+"""bin/predict.py and bin/export.py as a user runs them: good files, broken files, bad models.
+
+In-process (``run_main``) but for one real process: the missing model's error line.
+"""
 
 import json
 import os
@@ -7,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binaries import assert_one_line_error, run_binary
+from binaries import assert_one_line_error, run_binary, run_main
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +42,8 @@ def files(mnist, tmp_path_factory):
 
 def test_broken_files_fail_alone(trained_run, files):
     good, broken = files["good"], files["broken"]
-    result = run_binary("predict", "--model", trained_run.export_dir,
-                        good[0], broken[0], broken[1], good[1], broken[2], files["idx_labels"])
+    result = run_main("predict", "--model", trained_run.export_dir,
+                      good[0], broken[0], broken[1], good[1], broken[2], files["idx_labels"])
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     errors = result.stderr.strip().splitlines()
@@ -55,8 +58,8 @@ def test_broken_files_fail_alone(trained_run, files):
 
 
 def test_json_output_from_a_checkpoint_logdir(trained_run, files):
-    result = run_binary("predict", "--model", trained_run.logdir, "--json",
-                        files["good"][0], files["idx"])
+    result = run_main("predict", "--model", trained_run.logdir, "--json",
+                      files["good"][0], files["idx"])
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert len(records) == 1 + 5
@@ -69,8 +72,11 @@ def test_json_output_from_a_checkpoint_logdir(trained_run, files):
 
 
 def test_a_missing_model_is_a_one_line_error_whatever_the_callers_log_level(files):
-    # No --model at all: test_predict_errors.py. TF_CPP_MIN_LOG_LEVEL=2, as a caller may hold it,
-    # once let TensorFlow's "failed call to cuInit" line through: the binary quiets it itself.
+    """The suite's one real process for an error raised in a binary's main: what the terminal
+    shows (absl's top level, file descriptor 2 with TensorFlow's C++ start-up and device
+    search) is one line. TF_CPP_MIN_LOG_LEVEL=2, as a caller may hold it, once let
+    TensorFlow's "failed call to cuInit" line through: the binary quiets it itself. No
+    --model at all: test_predict_errors.py."""
     result = run_binary("predict", "--model", "no/such/model", files["good"][0],
                         env={"TF_CPP_MIN_LOG_LEVEL": "2"})
     assert_one_line_error(result, "no/such/model")
@@ -78,7 +84,7 @@ def test_a_missing_model_is_a_one_line_error_whatever_the_callers_log_level(file
 
 def test_export_binary(trained_run, tmp_path):
     out = str(tmp_path / "exported")
-    result = run_binary("export", "--checkpoint_dir", trained_run.logdir, "--export_dir", out)
+    result = run_main("export", "--checkpoint_dir", trained_run.logdir, "--export_dir", out)
     assert result.returncode == 0, result.stderr
     assert f"export: {out}" in result.stdout
     assert "images: uint8 [None, 28, 28]" in result.stdout
@@ -86,13 +92,13 @@ def test_export_binary(trained_run, tmp_path):
     assert "digit: int64 [None]" in result.stdout
     assert tf.saved_model.contains_saved_model(out)
     assert_one_line_error(
-        run_binary("export", "--checkpoint_dir", str(tmp_path), "--export_dir", out + "2"),
+        run_main("export", "--checkpoint_dir", str(tmp_path), "--export_dir", out + "2"),
         "no checkpoint")
     assert not os.path.exists(out + "2")
     before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     assert_one_line_error(
-        run_binary("export", "--checkpoint_dir", trained_run.logdir, "--export_dir",
-                   str(tmp_path)),
+        run_main("export", "--checkpoint_dir", trained_run.logdir, "--export_dir",
+                 str(tmp_path)),
         "is not a SavedModel")
     # the refused export touched nothing in the directory
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binaries import assert_one_line_error, run_binary
+from binaries import assert_one_line_error, run_main
 from mnist_tf import export, models
 from mnist_tf.data import idx
 from mnist_tf.errors import MnistTfError
@@ -63,7 +63,7 @@ def test_bad_files_fail_alone_whatever_their_kind(exported, tmp_path):
         (str(tmp_path / "anim.webp"), "animated WebP"),
         (str(tmp_path / "a.jxl"), "expected PNG, JPEG, GIF, BMP or still WebP"),
     ]
-    result = run_binary("predict", "--model", exported, good_png, *[b for b, _ in bad], good_idx)
+    result = run_main("predict", "--model", exported, good_png, *[b for b, _ in bad], good_idx)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     errors = result.stderr.strip().splitlines()
@@ -75,7 +75,7 @@ def test_bad_files_fail_alone_whatever_their_kind(exported, tmp_path):
 
 
 def test_predict_without_model_says_what_to_pass(tmp_path):
-    assert_one_line_error(run_binary("predict", str(tmp_path / "x.png")),
+    assert_one_line_error(run_main("predict", str(tmp_path / "x.png")),
                           "--model: pass a SavedModel directory written by bin/export.py")
 
 
@@ -85,7 +85,7 @@ def test_non_finite_outputs_are_one_error_line_never_nan(tmp_path):
     digit = str(tmp_path / "digit.png")
     tf.io.write_file(digit, tf.io.encode_png(np.full((28, 28, 1), 255, np.uint8) - np.eye(
         28, dtype=np.uint8)[..., None] * 255))
-    result = run_binary("predict", "--model", prefix, digit)
+    result = run_main("predict", "--model", prefix, digit)
     assert_one_line_error(result, "the model's outputs are not finite",
                           "diverging learning rate")
     assert "nan" not in result.stdout.lower()
@@ -98,7 +98,7 @@ def test_export_refuses_non_finite_weights(tmp_path):
     assert "\n" not in str(error.value)
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary directory
     prefix = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
-    result = run_binary("export", "--checkpoint_dir", prefix, "--export_dir",
-                        str(tmp_path / "out"))
+    result = run_main("export", "--checkpoint_dir", prefix, "--export_dir",
+                      str(tmp_path / "out"))
     assert_one_line_error(result, name, "non-finite")
     assert not (tmp_path / "out").exists()

@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 from binaries import ROOT
-from mnist_tf.training import TrainConfig, train_and_evaluate
+from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.loop import train_and_evaluate
 from same_run import assert_bit_identical, figures
 from test_reliability import Log
 from training_helpers import synthetic_mnist

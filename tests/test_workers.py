@@ -24,7 +24,7 @@ import pytest
 import tensorflow as tf
 
 from binaries import run_binary, start_binary
-from mnist_tf.training import checkpoints, saved_runs
+from mnist_tf.runs import checkpoints, saved_runs
 
 LINE = re.compile(r"^interrupted at epoch (\d+), batch (\d+): checkpoint (\S+); "
                   r"resume with --resume$")

@@ -1,11 +1,15 @@
 """A reference CNN trained briefly on the real MNIST, shared by the export, predict and PNG tests.
 
 The fixtures ``mnist`` and ``trained_run`` (conftest.py) call into this module once per
-session; every test that needs a trained model gets this one.
+session; every test that needs a trained model gets this one, and the pytest-xdist workers of
+one session share it on disk (:func:`shared`): the first to need it trains it.
 """
 
 import dataclasses
+import fcntl
+import json
 import os
+import shutil
 
 import numpy as np
 
@@ -46,10 +50,31 @@ def load_mnist():
 def train(logdir: str, data) -> TrainedRun:
     """Trains :data:`CONFIG` into ``logdir`` (checkpoints, config.json, export/)."""
     from mnist_tf import export
-    from mnist_tf.training import TrainConfig, train_and_evaluate
+    from mnist_tf.training.config import TrainConfig
+    from mnist_tf.training.loop import train_and_evaluate
 
     metrics = train_and_evaluate(TrainConfig(**CONFIG), logdir, data=data, log=lambda *_: None,
                                  export_fn=export.export_saved_model)
+    export_dir = os.path.join(logdir, "export")
+    return TrainedRun(logdir, export_dir, metrics, export.load_predictor(export_dir))
+
+
+def shared(root: str, data) -> TrainedRun:
+    """The run of :func:`train` in ``root/trained_run``, trained by the first caller of the
+    session and loaded by the others (a file lock makes them wait for it)."""
+    from mnist_tf import export
+
+    logdir = os.path.join(root, "trained_run")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "trained_run.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = os.path.join(root, "trained_run.done")
+        if not os.path.exists(done):
+            shutil.rmtree(logdir, ignore_errors=True)  # a worker stopped half-way
+            train(logdir, data)
+            open(done, "w").close()
+    with open(os.path.join(logdir, "metrics.json")) as f:
+        metrics = json.load(f)
     export_dir = os.path.join(logdir, "export")
     return TrainedRun(logdir, export_dir, metrics, export.load_predictor(export_dir))
 

@@ -3,10 +3,11 @@ config.json, metrics.json — as one line naming what was being written.
 
     one_line(then):      the block's ENOSPC (OSError, or TensorFlow's ResourceExhaustedError
                          "<path>; No space left on device") → DiskFullError:
-                         "<path>: no space left on device; <then>"
-    run_writes(...):     one_line for a training run: what the failed write left half-written
-                         (``ckpt-N_temp/``, ``checkpoint.tmp*``, ``*.json.tmp``) is removed
-                         first, and the message names the newest checkpoint, which is intact
+                         "<path>: no space left on device; <then>"   (bin/export.py)
+    raise_for_run(run, error):  the same for a training run (``Run.__exit__``): what the
+                         failed write left half-written (``ckpt-N_temp/``, ``checkpoint.tmp*``,
+                         ``*.json.tmp``) is removed first, and the message names the newest
+                         checkpoint, which is intact
 
 ``<path>`` is what the user knows, not the temporary name the write went to:
 ``ckpt-3_temp/part-…`` is ``ckpt-3``, ``.export.tmp-…/variables/…`` is ``export``,
@@ -20,11 +21,11 @@ import contextlib
 import errno
 import os
 import re
-from types import SimpleNamespace
 
 import tensorflow as tf
 
 from mnist_tf.errors import MnistTfError
+from mnist_tf.runs import layout
 
 NO_SPACE = ("No space left on device", "Disk quota exceeded")
 
@@ -62,35 +63,41 @@ def written_path(error: BaseException) -> str:
     return path
 
 
+def one_line_error(error: BaseException, then: str, note: str = None) -> DiskFullError:
+    """``"<path>: no space left on device; [<note>; ]<then>"`` for a disk-full ``error``."""
+    return DiskFullError(f"{written_path(error)}: no space left on device; "
+                         f"{note + '; ' if note else ''}{then}")
+
+
 @contextlib.contextmanager
-def one_line(then: str, cleanup=None):
-    """Turns a full disk inside the block into :class:`DiskFullError` ``"<path>: no space
-    left on device; <then>"``, after calling ``cleanup()`` (which may return words to add)."""
+def one_line(then: str):
+    """Turns a full disk inside the block into :class:`DiskFullError`
+    ``"<path>: no space left on device; <then>"``."""
     try:
         yield
     except Exception as e:
         if not is_disk_full(e):
             raise
-        note = cleanup() if cleanup is not None else None
-        raise DiskFullError(f"{written_path(e)}: no space left on device; "
-                            f"{note + '; ' if note else ''}{then}") from None
+        raise one_line_error(e, then) from None
 
 
-def run_writes(logdir: str, checkpoint_dir: str, chief: bool = True):
-    """:func:`one_line` for a training run in ``logdir`` saving into ``checkpoint_dir``:
-    removes what the failed write left (on the chief, whose files are kept) and names the
-    newest checkpoint."""
-
-    def cleanup():
-        if not chief:
-            return None
-        from mnist_tf.training import run as run_lib  # the run's leftovers, in one place
-
+def raise_for_run(run, error) -> None:
+    """When ``error`` (raised inside ``run``, a ``runs.run.Run``) is a full disk: on the chief,
+    whose files are kept, removes what the failed write left (``layout.remove_leftovers``)
+    and closes the TensorBoard writers, keeping what still fits (their files end on whole
+    records); then raises :class:`DiskFullError` naming the newest checkpoint. Any other
+    ``error`` (or None) is left alone."""
+    if error is None or not is_disk_full(error):
+        return
+    note = None
+    if run.dirs.chief:
         with contextlib.suppress(OSError, tf.errors.OpError):
-            run_lib.remove_leftovers(SimpleNamespace(logdir=logdir, checkpoint_dir=checkpoint_dir),
-                                     log=lambda line: None)
-        newest = tf.train.latest_checkpoint(checkpoint_dir)
-        return (f"the newest checkpoint, {newest}, is intact" if newest
+            layout.remove_leftovers(run.dirs, log=lambda line: None)
+        for writer in run.writers.values():
+            with contextlib.suppress(tf.errors.OpError):
+                writer.close()
+        run.writers = {}
+        newest = tf.train.latest_checkpoint(run.dirs.checkpoint_dir)
+        note = (f"the newest checkpoint, {newest}, is intact" if newest
                 else "no checkpoint was written yet")
-
-    return one_line("free some space, then continue with --resume", cleanup)
+    raise one_line_error(error, "free some space, then continue with --resume", note) from None

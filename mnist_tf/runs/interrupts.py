@@ -50,12 +50,10 @@ class Interrupted(Exception):
 
 
 class _Watch:
-    """The signal this process received (0: none), and where the run's checkpoints go."""
+    """Whether a ``stop_on_signals`` block is active, and the signal received (0: none)."""
 
     active = False
     received = 0
-    strategy = None
-    checkpoint_dir = None
 
 
 def _handler(signum, frame):
@@ -64,53 +62,50 @@ def _handler(signum, frame):
 
 
 @contextlib.contextmanager
-def stop_on_signals(strategy=None, checkpoint_dir: str = None):
+def stop_on_signals():
     """Within the block, SIGTERM and SIGINT ask the loop to stop at a checkpoint (the
-    previous handlers are put back after it). ``checkpoint_dir``: the run's checkpoint
-    directory as the user knows it, named in the message (a non-chief worker saves into a
-    temporary one of its own)."""
+    previous handlers are put back after it)."""
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
-    _Watch.received, _Watch.strategy, _Watch.checkpoint_dir = 0, strategy, checkpoint_dir
-    _Watch.active = True
+    _Watch.active, _Watch.received = True, 0
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        _Watch.active, _Watch.strategy, _Watch.checkpoint_dir = False, None, None
+        _Watch.active = False
 
 
-def signalled(strategy=None) -> int:
+def signalled(strategy) -> int:
     """The signal this process (or, under multi-worker, any worker) received; 0 for none."""
-    strategy = strategy or _Watch.strategy
     if workers.worker_count(strategy) > 1:
         return workers.any_signal(strategy, _Watch.received, SIGNALS)
     return _Watch.received
 
 
-def stop_if_signalled(state, batches_done: int, writer=None) -> None:
-    """Between two step calls: when a signal came, flushes ``writer`` (TensorBoard events
-    not yet on disk, which a resumed run would not write again), saves the state after
-    ``batches_done`` batches of the current epoch and raises :class:`Interrupted` naming the
-    checkpoint. Without a ``stop_on_signals`` block around the run it does nothing.
+def stop_if_signalled(run, batches_done: int, writer=None) -> None:
+    """Between two step calls of ``run`` (a ``runs.run.Run``): when a signal came, flushes
+    ``writer`` (TensorBoard events not yet on disk, which a resumed run would not write
+    again), saves the run after ``batches_done`` batches of the current epoch (at the
+    epoch's end its checkpoint is already written) and raises :class:`Interrupted` naming
+    the checkpoint. Without a ``stop_on_signals`` block around the run it does nothing.
 
     Raises:
       Interrupted: a worker was signalled; the checkpoint is written.
     """
     if not _Watch.active:
         return
-    signum = signalled()
+    signum = signalled(run.strategy)
     if not signum:
         return
     if writer is not None:
         writer.flush()
-    epochs = state.epochs_done
-    if batches_done == state.steps_per_epoch:  # the epoch's end, its checkpoint just written
-        epoch, batch = epochs, batches_done
+    epochs = run.state.epochs_done
+    if batches_done == run.data.steps_per_epoch:
+        epoch = epochs
     else:
-        state.save(epochs, batches_done=batches_done)
-        epoch, batch = epochs + 1, batches_done
-    prefix = state.manager.latest_checkpoint
-    if _Watch.checkpoint_dir:
-        prefix = os.path.join(_Watch.checkpoint_dir, os.path.basename(prefix))
-    raise Interrupted(signum, epoch, batch, prefix)
+        run.save(epochs, batches_done=batches_done)
+        epoch = epochs + 1
+    # The chief's checkpoint, on every worker (the others save into temporary directories).
+    prefix = os.path.join(run.dirs.checkpoint_dir,
+                          os.path.basename(run.manager.latest_checkpoint))
+    raise Interrupted(signum, epoch, batches_done, prefix)

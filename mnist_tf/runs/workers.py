@@ -61,27 +61,32 @@ def any_signal(strategy, received: int, signals) -> int:
 
 def chief_decides(strategy, check):
     """``check()`` run on the chief alone; its (JSON-able) value returned on every worker, or
-    the ``MnistTfError`` it raised raised on every worker with the same message."""
+    the error it raised raised on every worker: the chief's own, and on the others the same
+    ``MnistTfError`` class with the same message (any other error as an ``MnistTfError``)."""
     if worker_count(strategy) <= 1:
         return check()
-    data = b""
+    data, error = b"", None
     if distribute.is_chief(strategy):
         try:
             outcome = {"value": check()}
-        except MnistTfError as e:
-            outcome = {"error": _describe(e)}
+        except Exception as e:  # the chief raises its own; the others its class and message
+            error, outcome = e, {"error": _describe(e)}
         data = json.dumps(outcome).encode()
     n = int(_sum_over_workers(strategy, np.array([len(data)], np.int32))[0])
     mine = np.frombuffer(data, np.uint8).astype(np.int32) if data else np.zeros(n, np.int32)
     outcome = json.loads(_sum_over_workers(strategy, mine).astype(np.uint8).tobytes())
+    if error is not None:
+        raise error
     if "error" in outcome:
         raise _rebuild(outcome["error"])
     return outcome["value"]
 
 
-def _describe(error: MnistTfError) -> dict:
+def _describe(error: Exception) -> dict:
+    message = (f"{error.strerror}: {error.filename}" if isinstance(error, OSError)
+               and error.filename else str(error))  # as bin/_app.py shows an OSError
     described = {"module": type(error).__module__, "class": type(error).__qualname__,
-                 "message": str(error)}
+                 "message": message}
     if isinstance(error, SettingError):
         described.update(setting=error.setting, problem=error.problem)
     return described
@@ -93,7 +98,8 @@ def _rebuild(described: dict) -> MnistTfError:
         cls = getattr(importlib.import_module(described["module"]), described["class"])
     except (ImportError, AttributeError):
         cls = MnistTfError
-    if "setting" in described and issubclass(cls, SettingError):
+    if issubclass(cls, SettingError) and "setting" in described:
         return cls(described["setting"], described["problem"])
-    return cls(described["message"]) if issubclass(cls, MnistTfError) and \
-        not issubclass(cls, SettingError) else MnistTfError(described["message"])
+    if issubclass(cls, MnistTfError) and not issubclass(cls, SettingError):
+        return cls(described["message"])
+    return MnistTfError(described["message"])
