@@ -23,7 +23,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from binaries import run_binary, start_binary
+from binaries import ROOT, run_binary, start_binary
 from mnist_tf.runs import checkpoints, saved_runs
 
 LINE = re.compile(r"^interrupted at epoch (\d+), batch (\d+): checkpoint (\S+); "
@@ -45,8 +45,8 @@ def _tf_config(ports, index):
                        "task": {"type": "worker", "index": index}})
 
 
-def _start_workers(logdir, *args):
-    ports = _free_ports(2)
+def _start_workers(logdir, *args, ports=None):
+    ports = ports or _free_ports(2)
     return [start_binary("train", "--strategy=multi_worker", "--device=cpu", f"--logdir={logdir}",
                          "--noexport", *args, env={"TF_CONFIG": _tf_config(ports, i)})
             for i in range(2)]
@@ -110,14 +110,16 @@ def chain(tmp_path_factory):
     for shard in (copies["damaged"] / "checkpoints").glob("ckpt-*.data-*"):
         shard.write_bytes(shard.read_bytes()[:1000])
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from mnist_tf.training.lock import LogdirLock; "
+        [sys.executable, "-c", "import sys, time; from mnist_tf.runs.lock import LogdirLock; "
          "LogdirLock(sys.argv[1]).__enter__(); print('locked', flush=True); time.sleep(600)",
-         str(copies["in_use"])], stdout=subprocess.PIPE, text=True)
+         str(copies["in_use"])], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        pairs = {case: _start_workers(copies[case], "--resume", *args)
+        ports = iter(_free_ports(2 * len(cases)))  # all at once: no two pairs share a port
+        pairs = {case: _start_workers(copies[case], "--resume", *args,
+                                      ports=[next(ports), next(ports)])
                  for case, args in cases.items()}
-        run["refusals"] = {case: _outcomes(pair, timeout=240) for case, pair in pairs.items()}
+        run["refusals"] = {case: _outcomes(pair, timeout=400) for case, pair in pairs.items()}
         run["holder"] = holder.pid
     finally:
         holder.kill()
