@@ -15,7 +15,7 @@ import _app  # first: quiets TensorFlow before it is imported
 from absl import flags
 
 from mnist_tf import export, models
-from mnist_tf.runs import saved_runs
+from mnist_tf.runs import disk_full, saved_runs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_dir", None,
@@ -31,7 +31,9 @@ def main(argv):
     if len(argv) > 1:
         _app.fail(f"unexpected arguments: {' '.join(argv[1:])}", status=2)
     model, prefix = saved_runs.load_model(FLAGS.checkpoint_dir, FLAGS.model)
-    path = export.export_saved_model(model, FLAGS.export_dir)
+    with disk_full.one_line("nothing was exported (a previous export there is kept): free "
+                            "some space and export again"):
+        path = export.export_saved_model(model, FLAGS.export_dir)
     print(f"checkpoint: {prefix}")
     print(f"export: {path}")
     print(export.describe_signature(path))

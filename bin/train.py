@@ -14,12 +14,14 @@ import contextlib
 import dataclasses
 import importlib.util
 import os
+import sys
 
 from absl import flags
 
 from mnist_tf import devices, distribute, export, models, precision
 from mnist_tf.errors import first_line
 from mnist_tf.optimizers import OPTIMIZERS, SCHEDULES
+from mnist_tf.runs import interrupts
 from mnist_tf.runs.layout import default_logdir, newest_run
 from mnist_tf.runs.resume import run_config
 from mnist_tf.runs.run import Run
@@ -79,6 +81,10 @@ flags.DEFINE_bool("resume", False,
                   "last checkpoint, with its saved settings unless flags override them.")
 flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch, for quick runs.")
 flags.DEFINE_bool("jit_compile", DEFAULTS.jit_compile, "XLA-compile the training step.")
+flags.DEFINE_bool("deterministic", DEFAULTS.deterministic,
+                  "Ask every TensorFlow kernel for a deterministic implementation "
+                  "(tf.config.experimental.enable_op_determinism): for a GPU, where some are "
+                  "not by default; on a CPU runs repeat bit for bit without it.")
 flags.DEFINE_enum("precision", DEFAULTS.precision, config_lib.PRECISIONS,
                   "float32; mixed_bfloat16 or mixed_float16: float32 weights, layers computing "
                   "in bfloat16/float16 (Keras's mixed-precision policies); float16 adds dynamic "
@@ -130,6 +136,8 @@ def main(argv):
     config, logdir = _config_and_logdir()
     device = devices.select_device(FLAGS.device)
     import tensorflow as tf
+    if config.deterministic:  # process-wide, before the first kernel runs
+        tf.config.experimental.enable_op_determinism()
     strategy = (None if FLAGS.strategy == "default"
                 else distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices))
     with Run(config, logdir, FLAGS.resume, strategy) as run:  # the lock and the one check
@@ -144,10 +152,14 @@ def main(argv):
         peer_lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                      tf.errors.CancelledError)
         try:
-            with tf.device(device) if strategy is None else contextlib.nullcontext():
+            with tf.device(device) if strategy is None else contextlib.nullcontext(), \
+                    interrupts.stop_on_signals():
                 run.start(data_dir=FLAGS.data_dir,
                           extra_hparams={"device": FLAGS.device, "strategy": FLAGS.strategy})
                 metrics = train(run, export_fn=export.export_saved_model)
+        except interrupts.Interrupted as e:  # saved: one line, the signal's exit status
+            print(e, file=sys.stderr, flush=True)
+            sys.exit(e.exit_status)
         except peer_lost as e:
             if strategy is None:
                 raise

@@ -56,7 +56,7 @@ def _check_tf_config() -> dict:
 
 
 def make_strategy(kind: str = "default", num_cpu_devices: int = 0,
-                  timeout_seconds: float = 120.0):
+                  timeout_seconds: float = 45.0):
     """Builds the strategy ``kind`` names. Call before TensorFlow touches any device.
 
     Args:

@@ -74,7 +74,7 @@ def check(logdir: str, config, resume: bool):
     metrics_path = os.path.join(logdir, METRICS_FILE)
     metrics = json_files.read_json(metrics_path) if tf.io.gfile.exists(metrics_path) else None
     done = metrics.get("epochs", 0) if isinstance(metrics, dict) else 0
-    newest = next(checkpoint_repair.intact_checkpoints(directory), None)
+    newest = checkpoint_repair.newest_intact(directory)  # none intact: refused
     done = max(done, checkpoints.epochs_done(newest) if newest else 0)
     if config.epochs < done:
         raise SettingError("epochs", f"must be at least {done}, the epochs {logdir} has done "

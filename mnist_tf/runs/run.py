@@ -22,6 +22,7 @@ import tensorflow as tf
 from mnist_tf import distribute
 from mnist_tf.data import sources
 from mnist_tf.runs import checkpoint_repair, checkpoints, event_purge, layout, report, resume
+from mnist_tf.runs import disk_full, workers
 from mnist_tf.runs.lock import LogdirLock
 from mnist_tf.training import config as config_lib, summaries
 from mnist_tf.training.datasets import RunData
@@ -61,17 +62,23 @@ class Run:
         self.writers = {}
 
     def __enter__(self):
+        # The chief takes the lock and makes the check; every worker gets its outcome.
+        self.finished = workers.chief_decides(self.strategy, self._lock_and_check)
+        return self
+
+    def _lock_and_check(self):
         self._lock.__enter__()
         try:
-            if self.dirs.chief:
-                self.finished = resume.check(self.logdir, self.config, self.resume)
+            return resume.check(self.logdir, self.config, self.resume)
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
-        return self
 
-    def __exit__(self, *exc_info):
-        self.close()
+    def __exit__(self, exc_type, error, traceback):
+        try:
+            disk_full.raise_for_run(self, error)  # a full disk: one line, no half-written file
+        finally:
+            self.close()
 
     def close(self) -> None:
         for writer in self.writers.values():

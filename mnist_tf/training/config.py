@@ -43,6 +43,7 @@ class TrainConfig:
     validation_split: float = 0.1    # the LAST fraction of the training set, as Keras takes it
     steps_per_epoch: Optional[int] = None  # a cap, for quick runs; None = the whole epoch
     jit_compile: bool = False        # XLA-compile the training step
+    deterministic: bool = False      # TensorFlow's op determinism (set by bin/train.py)
     precision: str = "float32"       # float32 | mixed_bfloat16 | mixed_float16 (Keras's policies)
     gradients: str = "tape"          # tape (tf.GradientTape) | manual (mnist_tf.backprop)
     steps_per_loop: int = 1          # training steps per tf.function call (steps_per_execution)

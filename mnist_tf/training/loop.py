@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from mnist_tf import models
 from mnist_tf.explain import summaries as explain_summaries
+from mnist_tf.runs import interrupts
 from mnist_tf.runs.run import Run
 from mnist_tf.training import summaries
 from mnist_tf.training.evaluation import evaluate
@@ -88,6 +89,7 @@ def train(run, export_fn=None) -> dict:
                                    validation_loss=validation.loss,
                                    validation_accuracy=validation.accuracy)
         run.save(epoch + 1)
+        interrupts.stop_if_signalled(run, run.data.steps_per_epoch, writers["train"])
     profiler.stop()
     return run.finish(export_fn)
 
@@ -118,6 +120,8 @@ def train_epoch(run, train_steps, epoch: int, progress, profiler) -> None:
                       writer if due(config.log_every, step, n) else None, window)
         if due(config.checkpoint_every_steps, step, n) and done < progress.total:
             run.save(state.epochs_done, batches_done=done)
+        if done < progress.total:
+            interrupts.stop_if_signalled(run, done, writer)
     state.add_training(progress.seconds, progress.session_images)
 
 
