@@ -10,7 +10,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from binaries import ROOT, assert_one_line_error, child_env, run_binary, start_binary
+from binaries import ROOT, assert_one_line_error, run_main, start_binary
 from mnist_tf import distribute
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,10 +35,7 @@ def test_multi_worker_without_tf_config_is_a_one_line_error(tmp_path, monkeypatc
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(distribute.DistributeError, match="TF_CONFIG"):
         distribute.make_strategy("multi_worker")
-    env = {k: v for k, v in child_env().items() if k != "TF_CONFIG"}
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "train.py"),
-                             "--strategy=multi_worker", f"--logdir={tmp_path}/r"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = run_main("train", "--strategy=multi_worker", f"--logdir={tmp_path}/r")
     assert_one_line_error(result, "TF_CONFIG")
 
 
@@ -72,11 +69,11 @@ def _start_workers(logdir, *args):
 
 @pytest.fixture(scope="module")
 def two_worker_run(tmp_path_factory):
-    """One two-worker run, shared by the tests below (two workers cost ~1 min of CPU):
-    started for 50 epochs of 100 steps, worker 1 killed once the chief's first checkpoint
-    exists, worker 0 left to notice; then both resumed with ``--epochs=3`` to the end."""
+    """One two-worker run, shared by the tests below (one pytest-xdist worker runs both: two
+    processes each): started for 50 epochs of 40 steps, worker 1 killed once the chief's first
+    checkpoint exists, worker 0 left to notice; then both resumed with ``--epochs=3`` to the end."""
     logdir = tmp_path_factory.mktemp("two_workers") / "run"
-    workers = _start_workers(logdir, "--epochs=50", "--steps_per_epoch=100", "--batch_size=64")
+    workers = _start_workers(logdir, "--epochs=50", "--steps_per_epoch=40", "--batch_size=64")
     deadline = time.time() + 240
     checkpoint = logdir / "checkpoints" / "ckpt-1.index"
     while not checkpoint.exists() and time.time() < deadline and workers[0].poll() is None:
@@ -103,6 +100,7 @@ def two_worker_run(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("two_workers")
 def test_a_dead_worker_makes_the_other_fail_within_bounded_time(two_worker_run):
     assert two_worker_run["checkpoint_before_kill"], two_worker_run.get("killed")
     returncode, _, err, elapsed = two_worker_run["survivor"]
@@ -113,9 +111,10 @@ def test_a_dead_worker_makes_the_other_fail_within_bounded_time(two_worker_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("two_workers")
 def test_two_workers_resume_and_the_chief_keeps_a_good_checkpoint(two_worker_run):
     """After the failure, both workers restore the chief's newest checkpoint and follow the
-    schedule to its (here shortened) end: 300 steps of a global batch of 64."""
+    schedule to its (here shortened) end: 120 steps of a global batch of 64."""
     assert two_worker_run["checkpoint_before_kill"], two_worker_run.get("killed")
     logdir = two_worker_run["logdir"]
     for returncode, out, err in two_worker_run["resumed"]:
@@ -123,7 +122,7 @@ def test_two_workers_resume_and_the_chief_keeps_a_good_checkpoint(two_worker_run
         assert "resumed from" in out
     metrics = json.loads((logdir / "metrics.json").read_text())
     assert metrics["replicas"] == 2
-    assert metrics["steps"] == 300 and metrics["epochs_run_this_session"] >= 1
+    assert metrics["steps"] == 120 and metrics["epochs_run_this_session"] >= 1
     assert metrics["test_accuracy"] > 0.9
     # Training accuracy counts the global batch (both workers' halves), not this worker's half.
     assert 0.5 < metrics["train"]["accuracy"] <= 1.0
@@ -131,6 +130,6 @@ def test_two_workers_resume_and_the_chief_keeps_a_good_checkpoint(two_worker_run
     assert "the chief writes the metrics" in two_worker_run["resumed"][1][1]
     latest = tf.train.latest_checkpoint(str(logdir / "checkpoints"))  # the chief's, the newest
     assert latest and os.path.exists(latest + ".index"), latest
-    evaluated = run_binary("evaluate", f"--checkpoint={logdir}", "--device=cpu")
+    evaluated = run_main("evaluate", f"--checkpoint={logdir}", "--device=cpu")
     report = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert report["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
