@@ -33,7 +33,7 @@ training loop does (it reads back every ``log_every`` steps); each window ends
 with one read. Peak RSS is the child's ``ru_maxrss``.
 
 Beside the table: the CPU's model and its bfloat16/AVX-512 flags, and the ratios
-of issues 14 and 17 with their goals (manual/tape; ours mixed_bfloat16 against
+of the speed knobs with their goals (manual/tape; ours mixed_bfloat16 against
 ours float32, goal ≥ 1.3x on a CPU with native bfloat16, and against Keras
 under the same policy, goal ≥ 1.1x; steps_per_loop against one step per call,
 goal ≥ 1.0x). The goals are goals, measured in one interleaved run, not tests.
@@ -56,7 +56,7 @@ from absl import flags
 import benchmark_report as report
 from benchmark_rows import ROWS, Timing, measure_row, row_setup
 from mnist_tf import precision
-from mnist_tf.training.report import peak_rss_mb
+from mnist_tf.runs.report import peak_rss_mb
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("rows", list(ROWS),

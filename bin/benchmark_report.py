@@ -1,5 +1,5 @@
 """The report of ``bin/benchmark.py``: rounds merged into one result per row, the table, the
-ratios against Keras and PyTorch, and the speed knobs' ratios against their goals (issues 14, 17).
+ratios against Keras and PyTorch, and the speed knobs' ratios against their goals.
 
 A goal is a ratio of two rows' training throughput measured in one interleaved run; it is
 reported as met or missed, never asserted.

@@ -79,23 +79,19 @@ def _ours(data, timing, gradients="tape", policy="float32", steps_per_loop=1,
 
     from mnist_tf import models, optimizers
     from mnist_tf.data import pipeline
-    from mnist_tf.training import steps
+    from mnist_tf.training import step
 
     model = models.build(precision.set_policy(models.keras_example_cnn(seed=0), policy))
     optimizer = optimizers.Adam(1e-3)
     optimizer.build(model.trainable_variables)
     make = dict(model=model, optimizer=optimizer, jit_compile=jit_compile,
-                gradients_fn=steps.GRADIENTS[gradients])
+                step=step.TRAIN_STEPS[gradients])
     batches = iter(pipeline.train_dataset(data.x_train, data.y_train, timing.batch_size,
                                           seed=0, epoch=0).repeat())
-    if steps_per_loop == 1:
-        train_step = steps.make_train_step(**make)
-        call = lambda: train_step(*next(batches))  # noqa: E731
-    else:
-        train_steps, n = steps.make_train_loop(**make), tf.constant(steps_per_loop)
-        call = lambda: train_steps(batches, n)  # noqa: E731
+    train_steps, n = step.make_train_loop(**make), tf.constant(steps_per_loop)  # as the loop
+    call = lambda: train_steps(batches, n)  # noqa: E731
     train = _windows(call, steps_per_loop, timing, sync=lambda: int(optimizer.iterations))
-    eval_step = steps.make_eval_step(model)
+    eval_step = step.make_eval_step(model)
     test = pipeline.eval_dataset(data.x_test, data.y_test, timing.eval_batch_size)
 
     def evaluate():
@@ -110,7 +106,7 @@ def _keras(data, timing, policy="float32", steps_per_loop=1):
     = steps_per_loop; (train img/s, eval img/s, version, extra)."""
     import keras
 
-    import keras_twins
+    from keras_oracle import twins as keras_twins
 
     keras.mixed_precision.set_dtype_policy(policy)
     model = keras_twins.TWINS["keras_example_cnn"]()

@@ -4,7 +4,7 @@ For study: the two should be the same computation, so given the same start
 they should stay together to float round-off. This tool makes that visible:
 
 1. builds our ``--model`` (default ``keras_example_cnn``) and its Keras twin
-   (``bin/keras_twins.py``; for the default, the Keras example: Input(28,28,1) →
+   (``keras_oracle/twins.py``; for the default, the Keras example: Input(28,28,1) →
    Conv2D(32,3,relu) → MaxPooling2D(2) → Conv2D(64,3,relu) → MaxPooling2D(2) →
    Flatten → Dropout(0.5) → Dense(10), logits), and copies our initial weights
    into Keras (``keras_twins.copy_weights``: BatchNormalization's moving
@@ -12,7 +12,7 @@ they should stay together to float round-off. This tool makes that visible:
 2. feeds both the same batches of real MNIST (the first ``steps × batch_size``
    training images, in order);
 3. takes one Adam(1e-3) step on each with its own optimizer — ours is the very
-   step ``bin/train.py`` runs (``mnist_tf.training.steps.make_train_step``: our
+   step ``bin/train.py`` runs (``mnist_tf.training.step.make_train_step``: our
    loss, our Adam), Keras's a GradientTape with ``SparseCategoricalCrossentropy(from_logits=True)``
    and ``keras.optimizers.Adam.apply_gradients``;
 4. prints both losses and the largest |w_ours − w_keras| over all weights.
@@ -53,7 +53,7 @@ import os
 
 from absl import flags
 
-import keras_twins
+from keras_oracle import twins as keras_twins
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "keras_example_cnn", sorted(keras_twins.TWINS),
@@ -74,11 +74,11 @@ def make_our_step(model, optimizer, dtype: str):
     """The training step ``bin/train.py`` runs (``make_train_step``), for images of ``dtype``."""
     import tensorflow as tf
 
-    from mnist_tf.training import steps
+    from mnist_tf.training import step
 
     images = tf.TensorSpec([None, 28, 28, 1], dtype, name="images")
-    train_step = steps.make_train_step(model, optimizer,
-                                       input_signature=(images, steps.LABELS_SPEC))
+    train_step = step.make_train_step(model, optimizer,
+                                      input_signature=(images, step.LABELS_SPEC))
     return lambda images, labels: train_step(images, labels)["loss"]
 
 

@@ -14,9 +14,9 @@ from absl import flags
 
 from mnist_tf import devices, models
 from mnist_tf.data import pipeline, sources
-from mnist_tf.training import saved_runs
+from mnist_tf.runs import saved_runs
 from mnist_tf.training.evaluation import evaluate
-from mnist_tf.training.steps import make_eval_step
+from mnist_tf.training.step import make_eval_step
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "A checkpoint prefix, checkpoint directory or run logdir.")

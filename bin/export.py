@@ -15,7 +15,7 @@ import _app  # first: quiets TensorFlow before it is imported
 from absl import flags
 
 from mnist_tf import export, models
-from mnist_tf.training import saved_runs
+from mnist_tf.runs import saved_runs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint_dir", None,

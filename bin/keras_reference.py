@@ -2,7 +2,7 @@
 
 Every accuracy this project reports for the reference CNN is compared with
 what Keras gets from the same recipe on the same machine. This is that recipe,
-so that the comparison can be re-run; like our twin (``bin/keras_twins.py``) it
+so that the comparison can be re-run; like our twin (``keras_oracle/twins.py``) it
 outputs logits and takes integer labels where the Keras example has a softmax
 layer, one-hot labels and ``categorical_crossentropy`` (the same loss)::
 
@@ -47,7 +47,7 @@ def main(argv):
     del argv
     import keras
 
-    import keras_twins
+    from keras_oracle import twins as keras_twins
     from mnist_tf.data import sources
 
     data = sources.load(FLAGS.data_dir)

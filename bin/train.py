@@ -12,6 +12,7 @@ import _app  # first: quiets TensorFlow before it is imported
 
 import contextlib
 import dataclasses
+import importlib.util
 import os
 
 from absl import flags
@@ -19,10 +20,12 @@ from absl import flags
 from mnist_tf import devices, distribute, export, models, precision
 from mnist_tf.errors import first_line
 from mnist_tf.optimizers import OPTIMIZERS, SCHEDULES
+from mnist_tf.runs.layout import default_logdir, newest_run
+from mnist_tf.runs.resume import run_config
+from mnist_tf.runs.run import Run
 from mnist_tf.training import config as config_lib
-from mnist_tf.training import (TrainConfig, default_logdir, newest_run, run_config,
-                               train_and_evaluate)
-from mnist_tf.training.run import check_run
+from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.loop import train
 
 DEFAULTS = TrainConfig()
 FLAGS = flags.FLAGS
@@ -127,44 +130,48 @@ def main(argv):
     import tensorflow as tf
     strategy = (None if FLAGS.strategy == "default"
                 else distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices))
-    if distribute.is_chief(strategy):  # a refused logdir is refused before anything is printed
-        finished = check_run(logdir, config, FLAGS.resume)
-        if finished:
-            accuracy = finished.get("test_accuracy")
+    with Run(config, logdir, FLAGS.resume, strategy) as run:  # the lock and the one check
+        if run.finished is not None:
+            accuracy = run.finished.get("test_accuracy")
             print(f"{logdir} is finished: {config.epochs} epochs, test accuracy "
                   f"{'unknown' if accuracy is None else f'{accuracy:.4f}'}; nothing to do, its "
                   f"record is left as it is (pass --epochs={config.epochs + 1} or more to "
                   "train it further)")
             return
+        _describe(device, strategy, logdir, config)
+        peer_lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                     tf.errors.CancelledError)
+        try:
+            with tf.device(device) if strategy is None else contextlib.nullcontext():
+                run.start(data_dir=FLAGS.data_dir,
+                          extra_hparams={"device": FLAGS.device, "strategy": FLAGS.strategy})
+                metrics = train(run, export_fn=export.export_saved_model)
+        except peer_lost as e:
+            if strategy is None:
+                raise
+            _app.fail(f"lost contact with another worker ({type(e).__name__}: {first_line(e)}); "
+                      "restart all workers with --resume to continue from the chief's checkpoint")
+    written = (f"metrics: {os.path.join(logdir, 'metrics.json')}"
+               if distribute.is_chief(strategy) else "the chief writes the metrics and logs")
+    print(f"test accuracy {metrics['test_accuracy']:.4f}; {written}")
+
+
+def _describe(device, strategy, logdir, config) -> None:
+    """The lines a run starts with: where it trains, its logdir, a note on the precision."""
+    import tensorflow as tf
     if strategy is None:
         print(f"device: {devices.describe(device)}")
-        placement = tf.device(device)
     else:
         print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas "
               f"on {', '.join(strategy.extended.worker_devices)}")
-        placement = contextlib.nullcontext()
     print(f"logdir: {logdir}  (tensorboard --logdir {os.path.dirname(logdir) or '.'})")
     if not tf.config.list_logical_devices("GPU"):
         note = precision.cpu_note(config.precision)
         if note:
             print(f"note: {note}")
-    peer_lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
-                 tf.errors.CancelledError)
-    try:
-        with placement:
-            metrics = train_and_evaluate(config, logdir, data_dir=FLAGS.data_dir,
-                                         resume=FLAGS.resume, strategy=strategy,
-                                         export_fn=export.export_saved_model,
-                                         extra_hparams={"device": FLAGS.device,
-                                                        "strategy": FLAGS.strategy})
-    except peer_lost as e:
-        if strategy is None:
-            raise
-        _app.fail(f"lost contact with another worker ({type(e).__name__}: {first_line(e)}); "
-                  "restart all workers with --resume to continue from the chief's checkpoint")
-    written = (f"metrics: {os.path.join(logdir, 'metrics.json')}"
-               if distribute.is_chief(strategy) else "the chief writes the metrics and logs")
-    print(f"test accuracy {metrics['test_accuracy']:.4f}; {written}")
+    if config.profile and importlib.util.find_spec("xprof") is None:
+        print("note: the profiler's trace is written into the logdir; TensorBoard's Profile tab, "
+              "which shows it, needs the profile extra: pip install -e \".[profile]\"")
 
 
 if __name__ == "__main__":

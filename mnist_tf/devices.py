@@ -45,10 +45,17 @@ def select_device(kind: str = "auto") -> str:
 
 
 def split_cpu(num_devices: int) -> list:
-    """Splits the physical CPU into ``num_devices`` logical devices; returns their names."""
+    """Splits the physical CPU into ``num_devices`` logical devices; returns their names.
+
+    Idempotent: once TensorFlow has started with that many logical CPUs (an earlier call
+    in this process), it returns their names; the split cannot change after that.
+    """
     if num_devices < 1:
         raise SettingError("num_cpu_devices", f"must be at least 1, got {num_devices}")
     cpu = tf.config.list_physical_devices("CPU")[0]
+    configured = tf.config.get_logical_device_configuration(cpu)
+    if configured and len(configured) == num_devices:
+        return [d.name for d in tf.config.list_logical_devices("CPU")]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
     return [d.name for d in tf.config.list_logical_devices("CPU")]

@@ -19,6 +19,7 @@ directory of their own, removed at the end — as TensorFlow's multi-worker
 guide prescribes.
 """
 
+import functools
 import json
 import os
 import tempfile
@@ -70,14 +71,21 @@ def make_strategy(kind: str = "default", num_cpu_devices: int = 0,
         return tf.distribute.get_strategy()
     if kind == "mirrored":
         if num_cpu_devices:
-            return tf.distribute.MirroredStrategy(devices.split_cpu(num_cpu_devices))
+            return _mirrored(tuple(devices.split_cpu(num_cpu_devices)))
         gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-        return tf.distribute.MirroredStrategy(gpus or ["/CPU:0"])
+        return _mirrored(tuple(gpus or ["/CPU:0"]))
     if kind == "multi_worker":
         _check_tf_config()
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds)
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     raise SettingError("strategy", f"must be one of {', '.join(STRATEGIES)}, got {kind!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored(device_names: tuple):
+    """One ``MirroredStrategy`` per set of devices in a process (each new one would set up its
+    cross-device communication again)."""
+    return tf.distribute.MirroredStrategy(list(device_names))
 
 
 def is_chief(strategy) -> bool:
@@ -97,3 +105,27 @@ def write_dir(directory: str, strategy) -> str:
         return directory
     resolver = strategy.cluster_resolver
     return tempfile.mkdtemp(prefix=f"mnist_tf-{resolver.task_type}{resolver.task_id}-")
+
+
+def check_settings(strategy, config) -> None:
+    """Refuses, before training, the settings this strategy cannot run.
+
+    ``jit_compile`` under a ``MirroredStrategy`` over several logical *CPU* devices:
+    XLA compiles each replica's step for the host's one physical CPU device, and
+    the compiled step of replica CPU:0 then reads a variable copy that lives on
+    CPU:1 (``InvalidArgumentError`` at the first step). XLA with one replica per
+    GPU is not concerned.
+
+    Raises:
+      SettingError: naming the flags that do not go together.
+    """
+    if strategy is tf.distribute.get_strategy():  # the default: one device
+        return
+    replicas = strategy.extended.worker_devices
+    on_cpus = all("CPU" in device.upper() for device in replicas)
+    if config.jit_compile and len(replicas) > 1 and on_cpus:
+        raise SettingError("jit_compile", f"does not go with --strategy=mirrored over "
+                                          f"{len(replicas)} logical CPU devices (XLA compiles "
+                                          "each replica for the one host CPU, where the other "
+                                          "replicas' variables are not): drop --jit_compile, "
+                                          "or use one device")

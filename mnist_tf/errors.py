@@ -31,8 +31,12 @@ def first_line(error: BaseException, limit: int = 200) -> str:
     """An exception's message as one short line, for quoting inside our own one-line errors.
 
     TensorFlow's ``{{function_node ...}}`` and ``[Op:...]`` parts are dropped; an
-    empty message gives the exception's type name.
+    empty message gives the exception's type name. A line longer than ``limit`` is
+    cut at a word and ends with "…".
     """
     message = getattr(error, "message", None) or str(error)
     message = re.sub(r"\{\{.*?\}\}|\[Op:.*$", "", message, flags=re.S).strip()
-    return message.splitlines()[0][:limit] if message else type(error).__name__
+    if not message:
+        return type(error).__name__
+    line = message.splitlines()[0]
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " …"

@@ -191,7 +191,7 @@ def load_predictor(path: str, model_name: str = None) -> Predictor:
         return Predictor(lambda images: signature(images=images)["probabilities"],
                          f"SavedModel {path}")
 
-    from mnist_tf.training import saved_runs  # the training package only when needed
+    from mnist_tf.runs import saved_runs  # the training package only when needed
 
     model, prefix = saved_runs.load_model(path, model_name)
     serving = _Serving(model)  # the closure keeps it alive: its tf.function holds it weakly

@@ -86,8 +86,10 @@ def scaled_sparse_categorical_crossentropy(y_true, logits, global_batch_size,
 
     Each replica sees B = N / R examples; dividing its sum by N (not B) makes the
     gradients summed across the R replicas equal the gradient of the mean over
-    the whole batch, which is what one device would compute.
+    the whole batch, which is what one device would compute. Its ops sit in a ``loss``
+    name scope: one box in TensorBoard's graph of the training step.
     """
-    per_example = sparse_categorical_crossentropy(y_true, logits, from_logits=True,
-                                                  label_smoothing=label_smoothing)
-    return tf.reduce_sum(per_example) / tf.cast(global_batch_size, per_example.dtype)
+    with tf.name_scope("loss"):
+        per_example = sparse_categorical_crossentropy(y_true, logits, from_logits=True,
+                                                      label_smoothing=label_smoothing)
+        return tf.reduce_sum(per_example) / tf.cast(global_batch_size, per_example.dtype)

@@ -112,6 +112,10 @@ def run_main(name, *args, cwd=None, stdin=None, env=None) -> subprocess.Complete
     saved_levels = {name_: logging.getLogger(name_).level for name_ in ("tensorflow", "absl")}
     saved_verbosity = absl_logging.get_verbosity()
     keras_state = _keras_state()
+    if keras_state is not None:  # as in a new process: no policy yet, it follows floatx
+        from keras.src.backend.common import global_state
+
+        global_state.set_global_attribute("dtype_policy", None)
     path = os.path.join(BIN, f"{name}.py")
     out, err = io.StringIO(), io.StringIO()
     if isinstance(stdin, bytes):

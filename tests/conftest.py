@@ -14,8 +14,13 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
+from mnist_tf import devices
 from mnist_tf.data import checksums, idx
 from mnist_tf.errors import DataError
+
+# Two logical CPUs for the whole session, set before TensorFlow starts its runtime: the
+# MirroredStrategy tests then run in-process (one-device tests run on the first).
+devices.split_cpu(2)
 
 
 def one_line_error(fn, *fragments) -> str:

@@ -1,5 +1,5 @@
 """The batch-normalized models (bn_cnn, keras_example_cnn_bn): shapes, parameter counts, and
-equality with their Keras twins (``bin/keras_twins.py``) given the same weights.
+equality with their Keras twins (``keras_oracle/twins.py``) given the same weights.
 
 ``keras_twins.copy_weights`` copies ours into a twin in Keras's order (per layer: kernel,
 [bias] or γ, β, moving mean, moving variance).
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from binaries import run_main
-from keras_twins_path import keras_twins
+from keras_oracle import twins as keras_twins
 
 from mnist_tf import models
 

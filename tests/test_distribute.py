@@ -24,10 +24,17 @@ def test_mirrored_steps_on_two_logical_cpus_equal_single_device_steps():
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2
-    for name in ("adam", "nesterov"):
+    for name in ("adam", "nesterov", "adam_mixed_float16"):
         assert report[name]["steps"] == 2
         assert report[name]["spread"] == 0.0  # the replicas' copies stay identical
-        assert report[name]["max_difference"] <= 1e-5, report
+        # float16 computes in 11 significant bits: its two runs agree less closely
+        tolerance = 1e-5 if name != "adam_mixed_float16" else 2e-3
+        assert report[name]["max_difference"] <= tolerance, report
+        # The gradients the step returns (TensorBoard's histograms) are ∂L/∂θ of the whole
+        # batch, summed over the replicas and unscaled: those of the single-device step.
+        assert report[name]["gradient_scale"] > 0, report
+        assert report[name]["gradient_difference"] <= tolerance * max(
+            1.0, report[name]["gradient_scale"]), report
     assert report["dropout_spread"] == 0.0
 
 

@@ -173,7 +173,7 @@ def test_predictor_from_an_empty_directory_is_a_one_line_error(tmp_path):
 
 @pytest.mark.slow
 def test_trained_export_matches_library_on_test_digits(trained_run, mnist):
-    from mnist_tf.training import saved_runs
+    from mnist_tf.runs import saved_runs
 
     model, _ = saved_runs.load_model(trained_run.logdir)
     images = mnist.x_test[:2000]

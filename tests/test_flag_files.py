@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from mnist_tf.training import TrainConfig
+from mnist_tf.training.config import TrainConfig
 
 FLAGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                          "bin", "flags")

@@ -125,7 +125,7 @@ def test_write_idx_refuses_other_arrays(tmp_path, array):
         idx.write_idx(tmp_path / "x", array)
 
 
-# --- bounded memory whatever a header claims (issue 16, items 7 and 9) ---
+# --- bounded memory whatever a header claims ---
 
 def write_gzip_bomb(path, header: bytes, zeros: int) -> None:
     """A gzip of ``header`` followed by ``zeros`` zero bytes, compressed chunk by chunk."""

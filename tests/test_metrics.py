@@ -1,4 +1,4 @@
-"""correct_count and confusion_matrix against Keras and tf.math."""
+"""correct_count against Keras."""
 
 import keras
 import numpy as np
@@ -29,12 +29,3 @@ def test_correct_count_sums_across_batches():
     assert total == float(np.sum(np.argmax(logits, -1) == labels))
 
 
-def test_confusion_matrix_rows_true_columns_predicted():
-    labels, logits = _batch()
-    predicted = np.argmax(logits, -1)
-    confusion = metrics.confusion_matrix(labels, predicted)
-    assert confusion.dtype == tf.int32 and confusion.shape == (10, 10)
-    np.testing.assert_array_equal(confusion, tf.math.confusion_matrix(labels, predicted, 10))
-    np.testing.assert_array_equal(metrics.confusion_matrix([2], [5], 10)[2, 5], 1)
-    assert int(tf.reduce_sum(confusion)) == 200
-    np.testing.assert_array_equal(metrics.confusion_matrix([], [], 3), np.zeros((3, 3)))

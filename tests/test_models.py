@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras_twins_path import keras_twins
+from keras_oracle import twins as keras_twins
 
 from mnist_tf import losses, models
 

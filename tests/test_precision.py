@@ -8,7 +8,7 @@ import mnist_tf  # noqa: F401
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras_twins_path import keras_twins
+from keras_oracle import twins as keras_twins
 
 from mnist_tf import layers, losses, models, precision
 from mnist_tf.optimizers import Adam, LossScaleOptimizer

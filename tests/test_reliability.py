@@ -20,9 +20,11 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from binaries import assert_one_line_error, run_binary, start_binary
 from mnist_tf.errors import SettingError
-from mnist_tf.training import TrainConfig, config as config_lib, saved_runs, summaries
-from mnist_tf.training import run as run_lib, train_and_evaluate
-from mnist_tf.training.lock import LogdirInUseError, LogdirLock
+from mnist_tf.runs import layout, resume, saved_runs
+from mnist_tf.training import config as config_lib, summaries
+from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.loop import train_and_evaluate
+from mnist_tf.runs.lock import LogdirInUseError, LogdirLock
 from mnist_tf.training.state import DivergedError
 from training_helpers import synthetic_mnist
 
@@ -52,7 +54,7 @@ def test_the_logdir_lock_is_released_after_a_run_and_after_a_sigkill(tmp_path):
         pass
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from mnist_tf.training.lock import LogdirLock; "
+        [sys.executable, "-c", "import sys, time; from mnist_tf.runs.lock import LogdirLock; "
          "LogdirLock(sys.argv[1]).__enter__(); print('locked', flush=True); time.sleep(600)",
          str(logdir)], stdout=subprocess.PIPE, text=True)
     try:
@@ -96,7 +98,7 @@ def test_resuming_a_run_with_no_checkpoint_starts_it_from_the_beginning(tmp_path
     saved = QUICK.replace(epochs=1, steps_per_epoch=3)
     config_lib.save(saved, str(logdir / "config.json"))  # what a kill right after it leaves
     log = Log()
-    config = run_lib.run_config(str(logdir), True, {}, given=())
+    config = resume.run_config(str(logdir), True, {}, given=())
     metrics = train_and_evaluate(config, str(logdir), data=synthetic_mnist(), resume=True,
                                  log=log)
     assert "starting the run from the beginning, with its saved config" in log.text()

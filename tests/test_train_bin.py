@@ -116,7 +116,8 @@ def test_resume_without_a_run_is_a_one_line_error(tmp_path):
 
 
 def test_resume_without_logdir_takes_the_most_recent_run_whatever_its_name(tmp_path):
-    from mnist_tf.training import TrainConfig, config as config_lib
+    from mnist_tf.training import config as config_lib
+    from mnist_tf.training.config import TrainConfig
 
     quick = TrainConfig(epochs=1, steps_per_epoch=3, batch_size=16, validation_split=0.01,
                         export=False)

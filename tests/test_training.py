@@ -9,10 +9,12 @@ import tensorflow as tf
 
 from mnist_tf import models, optimizers
 from mnist_tf.errors import CheckpointError, SettingError
-from mnist_tf.training import (TrainConfig, checkpoints, config as config_lib, saved_runs,
-                               train_and_evaluate)
+from mnist_tf.runs import checkpoints, saved_runs
+from mnist_tf.training import config as config_lib
+from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.loop import train_and_evaluate
 from mnist_tf.training.step_metrics import StepMetrics
-from mnist_tf.training.steps import make_eval_step, make_train_step
+from mnist_tf.training.step import make_eval_step, make_train_step
 from training_helpers import synthetic_mnist
 
 QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False)
@@ -62,7 +64,7 @@ def test_the_gradients_a_step_returns_are_the_ones_it_applied(loss_scale):
     optimizer = optimizers.get("sgd", 0.5)  # θ ← θ − η g: the applied g is (θ_before − θ) / η
     if loss_scale:  # the tape then gives ∂(S·L)/∂θ; the histograms must show ∂L/∂θ
         optimizer = optimizers.LossScaleOptimizer(optimizer, initial_scale=1024.0)
-    step = make_train_step(model, optimizer, return_gradients=True)
+    step = make_train_step(model, optimizer)
     images = tf.cast(data.x_train[:64, ..., None], tf.float32) / 255.0
     before = [v.numpy() for v in model.trainable_variables]
     out = step(images, tf.cast(data.y_train[:64], tf.int32))

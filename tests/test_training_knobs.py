@@ -8,13 +8,15 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from mnist_tf import export, models, optimizers
-from mnist_tf.training import TrainConfig, saved_runs, train_and_evaluate
+from mnist_tf.runs import saved_runs
+from mnist_tf.training.config import TrainConfig
+from mnist_tf.training.loop import train_and_evaluate
 from mnist_tf.training.datasets import RunData
-from mnist_tf.training.state import TrainState
+from mnist_tf.runs.run import Run
 from mnist_tf.training.step_metrics import StepMetrics
-from mnist_tf.training.steps import make_train_loop, make_train_step
+from mnist_tf.training.step import make_train_loop, make_train_step
 from mnist_tf.data import pipeline
-from training_helpers import synthetic_mnist, weights
+from training_helpers import step_graph_functions, synthetic_mnist, weights
 
 QUICK = TrainConfig(epochs=2, batch_size=32, log_every=4, export=False)
 
@@ -95,7 +97,7 @@ def test_a_cosine_schedule_is_logged_and_continues_after_a_resume(tmp_path):
         assert lr == pytest.approx(float(expected(step)), rel=1e-5, abs=1e-9)
 
     # Killed right after the first checkpoint; resumed, the schedule goes on from its step.
-    save = TrainState.save
+    save = Run.save
 
     def save_then_die(self, epoch, *args, **kwargs):
         save(self, epoch, *args, **kwargs)
@@ -103,7 +105,7 @@ def test_a_cosine_schedule_is_logged_and_continues_after_a_resume(tmp_path):
             raise Killed
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(TrainState, "save", save_then_die)
+        patch.setattr(Run, "save", save_then_die)
         with pytest.raises(Killed):
             train_and_evaluate(config, str(tmp_path / "resumed"), data=data, log=quiet)
     train_and_evaluate(config, str(tmp_path / "resumed"), data=data, resume=True, log=quiet)
@@ -181,7 +183,7 @@ def test_adamw_takes_the_keras_adamw_step(tmp_path, monkeypatch):
     weights and gradients (decoupled decay η λ θ with λ = 0.5: 5e-4 θ, which plain Adam lacks)."""
     import keras
 
-    from keras_twins_path import keras_twins
+    from keras_oracle import twins as keras_twins
 
     _, ours, images, labels, initial = _one_step_run(tmp_path, monkeypatch, optimizer="adamw",
                                                      weight_decay=0.5)
@@ -230,18 +232,20 @@ def test_manual_gradients_train_as_the_tape_does(tmp_path):
 def test_manual_gradients_under_mixed_precision_match_the_tape(precision):
     """The hand-written backward in the compute dtype, float16's loss scale included."""
     from mnist_tf import precision as precision_lib
-    from mnist_tf.training.steps import manual_gradients, tape_gradients
+    from mnist_tf.training.step import manual_train_step, train_step
 
     data = synthetic_mnist()
     images = tf.cast(data.x_train[:64, ..., None], tf.float32) / 255.0
     labels = tf.cast(data.y_train[:64], tf.int32)
-    model = models.build(precision_lib.set_policy(models.keras_example_cnn(
-        seed=2, dropout_rate=0.0), precision))
-    optimizer = optimizers.Adam()
-    if precision_lib.get(precision).needs_loss_scaling:
-        optimizer = optimizers.LossScaleOptimizer(optimizer, initial_scale=1024.0)
-    tape_loss, _, tape_grads = tape_gradients(model, optimizer, images, labels, 64, 0.1)
-    loss, logits, grads = manual_gradients(model, optimizer, images, labels, 64, 0.1)
+    results = []
+    for step in (train_step, manual_train_step):  # each on its own copy of the same model
+        model = models.build(precision_lib.set_policy(models.keras_example_cnn(
+            seed=2, dropout_rate=0.0), precision))
+        optimizer = optimizers.Adam()
+        if precision_lib.get(precision).needs_loss_scaling:
+            optimizer = optimizers.LossScaleOptimizer(optimizer, initial_scale=1024.0)
+        results.append(step(model, optimizer, images, labels, 64, 0.1))
+    (tape_loss, _, tape_grads), (loss, logits, grads) = results
     assert logits.dtype == tf.float32
     assert float(loss) == pytest.approx(float(tape_loss), rel=1e-6)
     for g, t in zip(grads, tape_grads):
@@ -252,18 +256,10 @@ def test_manual_gradients_under_mixed_precision_match_the_tape(precision):
 
 
 def test_the_manual_backward_shows_in_the_graph_grouped_by_layer(tmp_path):
-    from tensorflow.core.protobuf import config_pb2
-
     logdir = str(tmp_path / "run")
     train_and_evaluate(QUICK.replace(epochs=1, steps_per_epoch=2, gradients="manual"), logdir,
                        data=synthetic_mnist(), log=quiet)
-    accumulator = event_accumulator.EventAccumulator(
-        os.path.join(logdir, "train"), size_guidance={event_accumulator.TENSORS: 0})
-    accumulator.Reload()
-    proto = accumulator.Tensors("train_step")[0].tensor_proto
-    metadata = config_pb2.RunMetadata.FromString(proto.string_val[0])
-    graphs = [[node.name for node in graph.pre_optimization_graph.node]
-              for graph in metadata.function_graphs]
+    graphs = step_graph_functions(os.path.join(logdir, "train"))
     step = max(graphs, key=lambda names: sum("backward/" in name for name in names))
     for layer in ("conv2d", "conv2d_1", "max_pooling2d", "dropout", "dense"):
         assert any(f"backward/{layer}/" in name for name in step), layer

@@ -50,7 +50,8 @@ def load_mnist():
 def train(logdir: str, data) -> TrainedRun:
     """Trains :data:`CONFIG` into ``logdir`` (checkpoints, config.json, export/)."""
     from mnist_tf import export
-    from mnist_tf.training import TrainConfig, train_and_evaluate
+    from mnist_tf.training.config import TrainConfig
+    from mnist_tf.training.loop import train_and_evaluate
 
     metrics = train_and_evaluate(TrainConfig(**CONFIG), logdir, data=data, log=lambda *_: None,
                                  export_fn=export.export_saved_model)

@@ -23,10 +23,23 @@ def synthetic_mnist(n_train: int = 512, n_test: int = 128, seed: int = 0) -> Mni
     return MnistArrays(x_train, y_train, x_test, y_test)
 
 
+def step_graph_functions(train_dir: str) -> list:
+    """The node names of each function in the training step's graph, as TensorBoard's Graphs
+    dashboard reads it from the run's ``train/`` events (a GraphDef and its library), without
+    the ``steps/`` scope of the loop that runs ``steps_per_loop`` steps per call."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    accumulator = event_accumulator.EventAccumulator(train_dir)
+    accumulator.Reload()
+    graph = accumulator.Graph()  # raises ValueError when the run has no graph
+    return [[node.name.removeprefix("steps/") for node in function.node_def]
+            for function in graph.library.function]
+
+
 def weights(model_or_logdir) -> list:
     """A model's trainable weights as numpy arrays; a path: those of the run saved there."""
     if isinstance(model_or_logdir, (str, os.PathLike)):
-        from mnist_tf.training import saved_runs
+        from mnist_tf.runs import saved_runs
 
         model_or_logdir, _ = saved_runs.load_model(str(model_or_logdir))
     return [v.numpy() for v in model_or_logdir.trainable_variables]

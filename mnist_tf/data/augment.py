@@ -120,7 +120,8 @@ def augment_dataset(dataset, seed, epoch, skip_batches=0, **kwargs) -> tf.data.D
     def augment(index, batch):
         images, labels = batch
         batch_seed = tf.random.experimental.stateless_fold_in(base, index)
-        return augment_batch(images, batch_seed, **kwargs), labels
+        augmented = augment_batch(images, batch_seed, **kwargs)
+        return tf.ensure_shape(augmented, [None, *images.shape[1:]]), labels  # static H, W
 
     return (dataset.enumerate(start=skip_batches)
             .map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))

@@ -1,6 +1,6 @@
 """Models by name (``MODELS``, ``get``), and what every model needs: build, count, summarise, predict.
 
-New networks go beside ``cnn.py`` and into ``MODELS``; ``--model`` picks one by name.
+New networks go beside ``keras_example_cnn.py`` and into ``MODELS``; ``--model`` picks one by name.
 """
 
 import tensorflow as tf
@@ -8,8 +8,8 @@ import tensorflow as tf
 from mnist_tf import precision
 from mnist_tf.layers import softmax
 from mnist_tf.models.bn_cnn import bn_cnn
-from mnist_tf.models.cnn import keras_example_cnn
-from mnist_tf.models.cnn_bn import keras_example_cnn_bn
+from mnist_tf.models.keras_example_cnn import keras_example_cnn
+from mnist_tf.models.keras_example_cnn_bn import keras_example_cnn_bn
 from mnist_tf.models.summary import count_params, summary
 
 MODELS = {"keras_example_cnn": keras_example_cnn, "keras_example_cnn_bn": keras_example_cnn_bn,

@@ -1,4 +1,4 @@
-"""A deeper convnet with batch normalization: the network of the 99.6%+ recipe (issue 18).
+"""A deeper convnet with batch normalization: the network of the 99.6%+ recipe.
 
 Two blocks of two 3×3 convolutions, each convolution followed by
 BatchNormalization and ReLU (the convolutions have no bias: BN's β takes its

@@ -75,6 +75,9 @@ class Optimizer(tf.Module):
     def apply_gradients(self, grads_and_vars, skip_gradients_aggregation=False):
         """θ ← θ + Δθ for each (gradient, variable) pair; ``None`` gradients are skipped.
 
+        Returns the gradients applied (summed across replicas, in each variable's
+        dtype): the training step hands them to TensorBoard's histograms.
+
         Its ops sit in a name scope of the optimizer's name (``adam/``), so the
         training step's graph in TensorBoard shows the update as one box.
 
@@ -86,21 +89,23 @@ class Optimizer(tf.Module):
         """
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
-            return
+            return []
         grads, variables = zip(*pairs)
         self.build(variables)
         with tf.name_scope(self.name):
             if not skip_gradients_aggregation:
                 grads = sum_across_replicas(list(grads))
+            grads = [tf.cast(g, var.dtype) for g, var in zip(grads, variables)]
             self._apply(grads, variables)
+        return grads
 
     def _apply(self, grads, variables):
-        """The update of `apply_gradients` (gradients already summed), inside its name scope."""
+        """The update of `apply_gradients` (gradients summed, in the variables' dtypes)."""
         t = self.iterations + 1
         for g, var in zip(grads, variables):
             i = self._variable_refs.index(var.ref())
             slots = [self.slots[name][i] for name in self._slot_names]
-            delta, new_slots = self._update(tf.cast(g, var.dtype), var, slots,
+            delta, new_slots = self._update(g, var, slots,
                                             self.current_learning_rate(var.dtype),
                                             tf.cast(t, var.dtype))
             for slot, value in zip(slots, new_slots):

@@ -114,21 +114,24 @@ class LossScaleOptimizer(tf.Module):
     def apply_gradients(self, grads_and_vars):
         """Applies g / S through the inner optimizer if every g is finite, else skips; updates S.
 
+        Returns g / S, summed across replicas: what was applied (or, on a skipped
+        step, the non-finite gradients that were not).
+
         Works eagerly, inside a ``tf.function`` (one ``tf.cond``) and in a
         strategy's replica context (see the module docstring).
         """
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
-            return
+            return []
         grads, variables = zip(*pairs)
         self.inner_optimizer.build(variables)  # slots exist before the cond traces its branch
         with tf.name_scope(self.name):
             grads = sum_across_replicas(list(grads))
             finite = all_finite(grads)
             scale = tf.identity(self.dynamic_scale)  # S of this step, before it is updated
+            unscaled = [g / tf.cast(scale, g.dtype) for g in grads]
 
             def apply():
-                unscaled = [g / tf.cast(scale, g.dtype) for g in grads]
                 self.inner_optimizer.apply_gradients(zip(unscaled, variables),
                                                      skip_gradients_aggregation=True)
 
@@ -137,3 +140,4 @@ class LossScaleOptimizer(tf.Module):
                                                   self.dynamic_growth_steps)
             self.dynamic_scale.assign(new_scale)
             self.step_counter.assign(new_counter)
+        return unscaled

@@ -1,7 +1,6 @@
-"""Training and evaluation: config, run, state, data, steps, loop, summaries, checkpoints."""
+"""What ``model.fit`` and ``model.evaluate`` do, by hand: the step (``step``), the loop
+(``loop``), the run's data (``datasets``), evaluation, TensorBoard (``summaries``).
 
-from mnist_tf.training.config import TrainConfig
-from mnist_tf.training.loop import train_and_evaluate
-from mnist_tf.training.run import default_logdir, newest_run, run_config
-
-__all__ = ["TrainConfig", "default_logdir", "newest_run", "run_config", "train_and_evaluate"]
+Read ``step.py`` first, then ``loop.py``. The machinery around a run (logdir, lock,
+resume, checkpoints) is in ``mnist_tf.runs``.
+"""

@@ -13,10 +13,11 @@ from typing import Optional
 from mnist_tf.errors import CheckpointError, SettingError, first_line
 from mnist_tf.models import MODELS
 from mnist_tf.optimizers.registry import OPTIMIZERS, SCHEDULES
-from mnist_tf.training import json_files, steps
+from mnist_tf.runs import json_files
+from mnist_tf.training.step import TRAIN_STEPS
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-GRADIENTS = tuple(steps.GRADIENTS)  # tape, manual
+GRADIENTS = tuple(TRAIN_STEPS)  # tape, manual
 
 
 @dataclasses.dataclass(frozen=True)

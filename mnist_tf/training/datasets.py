@@ -46,7 +46,22 @@ class RunData:
                 f"{len(self.test[0]):,} test images")
 
     def train_epoch(self, seed: int, epoch: int, skip_batches: int = 0):
-        """Epoch ``epoch``'s batches from batch ``skip_batches`` on, in the (seed, epoch) order."""
+        """Epoch ``epoch``'s batches from batch ``skip_batches`` on, in the (seed, epoch) order
+        (distributed under a real strategy)."""
+        dataset = self._train_batches(seed, epoch, skip_batches)
+        if not self.distributed:
+            return dataset
+        options = tf.data.Options()
+        # The data is in memory, not in files: shard by element, each worker its part of a batch.
+        options.experimental_distribute.auto_shard_policy = \
+            tf.data.experimental.AutoShardPolicy.DATA
+        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+    def first_images(self, seed: int):
+        """The run's first batch of training images, as the network sees them [B, 28, 28, 1]."""
+        return next(iter(self._train_batches(seed, 0, 0)))[0]
+
+    def _train_batches(self, seed: int, epoch: int, skip_batches: int):
         dataset = pipeline.train_dataset(*self.train, self.config.batch_size, seed=seed,
                                          epoch=epoch, skip_batches=skip_batches)
         dataset = dataset.take(self.steps_per_epoch - skip_batches)
@@ -56,13 +71,7 @@ class RunData:
                 max_rotation_degrees=self.config.augment_rotation,
                 max_shift=self.config.augment_shift, max_zoom=self.config.augment_zoom,
             ).prefetch(tf.data.AUTOTUNE)
-        if not self.distributed:
-            return dataset
-        options = tf.data.Options()
-        # The data is in memory, not in files: shard by element, each worker its part of a batch.
-        options.experimental_distribute.auto_shard_policy = \
-            tf.data.experimental.AutoShardPolicy.DATA
-        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
+        return dataset
 
     def element_spec(self):
         """The training step's input signature: a (distributed) batch's spec."""

@@ -12,8 +12,8 @@ its size (as ``model.evaluate`` does).
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
 
-from mnist_tf import metrics
 
 
 @dataclasses.dataclass
@@ -35,7 +35,7 @@ class EvalResult:
 
 
 def evaluate(eval_step, dataset, num_classes: int = 10) -> EvalResult:
-    """Runs ``eval_step`` (from ``steps.make_eval_step``) over every batch of ``dataset``."""
+    """Runs ``eval_step`` (from ``step.make_eval_step``) over every batch of ``dataset``."""
     loss_sum, correct, labels, predictions = 0.0, 0.0, [], []
     for images, batch_labels in dataset:
         out = eval_step(images, batch_labels)
@@ -48,6 +48,6 @@ def evaluate(eval_step, dataset, num_classes: int = 10) -> EvalResult:
                           np.zeros((num_classes, num_classes), np.int64), np.zeros(0, np.int64))
     labels = np.concatenate(labels)
     predictions = np.concatenate(predictions)
-    confusion = metrics.confusion_matrix(labels, predictions, num_classes=num_classes)
+    confusion = tf.math.confusion_matrix(labels, predictions, num_classes=num_classes)
     n = len(labels)
     return EvalResult(loss_sum / n, correct / n, n, np.asarray(confusion), predictions)

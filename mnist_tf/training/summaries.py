@@ -106,17 +106,22 @@ def test_images(writer, step: int, test_images_, test_labels, result, limit: int
     writer.flush()
 
 
-def trace_graph(writer, function, *args):
-    """Runs ``function(*args)`` once with graph tracing on, exports the graph; returns its result.
-
-    The layers run inside their modules' name scopes, so the Graphs dashboard
-    shows one box per layer (``sequential/conv2d``, ...) to expand.
-    """
-    tf.summary.trace_on(graph=True, profiler=False)
-    result = function(*args)
+def step_graph(writer, concrete_function) -> None:
+    """The training step's graph for the Graphs dashboard (its function library holds the
+    step's ops: the layers run inside their modules' name scopes, so the dashboard shows
+    one box per layer, ``sequential/conv2d``, ... to expand)."""
     with writer.as_default(step=0):
-        tf.summary.trace_export(name="train_step")
-    return result
+        tf.summary.graph(concrete_function.graph)
+    writer.flush()
+
+
+def epoch_end(writers, epoch: int, steps_per_epoch: int, progress, validation, kernel) -> None:
+    """An epoch's ``epoch/*`` scalars (train, and validation when there is one) and the first
+    conv layer's filters (at the epoch's last step)."""
+    epoch_scalars(writers["train"], epoch, progress.loss, progress.accuracy)
+    if validation.count:
+        epoch_scalars(writers["validation"], epoch, validation.loss, validation.accuracy)
+    first_filters(writers["train"], epoch * steps_per_epoch, kernel.numpy())
 
 
 def _hparam_value(value):

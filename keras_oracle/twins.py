@@ -5,7 +5,7 @@ same order, the same defaults (BatchNormalization's momentum 0.99 and ε 1e-3),
 logits out (the softmax lives in the loss). Given our weights
 (``copy_weights``) it computes what ours computes, which is what the tests,
 ``bin/compare_keras.py`` and ``bin/benchmark.py`` rely on. Keras is imported
-here, in bin/ and in tests, never in mnist_tf/ (``tests/test_no_keras.py``).
+here (the keras_oracle package), in bin/ and in tests, never in mnist_tf/ (``tests/test_no_keras.py``).
 
 A twin's layers take Keras's global dtype policy when they are made: set it
 with ``keras.mixed_precision.set_dtype_policy`` first, or pass ``policy=`` to
@@ -13,10 +13,10 @@ with ``keras.mixed_precision.set_dtype_policy`` first, or pass ``policy=`` to
 
 Usage::
 
-    import keras_twins                          # bin/ on sys.path
+    from keras_oracle import twins
     ours = models.build(models.get("bn_cnn", seed=0))
-    theirs = keras_twins.TWINS["bn_cnn"]()
-    keras_twins.copy_weights(ours, theirs)      # theirs(x) == ours(x)
+    theirs = twins.TWINS["bn_cnn"]()
+    twins.copy_weights(ours, theirs)            # theirs(x) == ours(x)
 """
 
 import keras

@@ -1,10 +1,9 @@
 """The Keras example's CNN with batch normalization after each convolution.
 
-``--model=keras_example_cnn_bn``: the reference network (``cnn.py``) with each
+``--model=keras_example_cnn_bn``: the reference network (``keras_example_cnn.py``) with each
 convolution's bias replaced by BatchNormalization (BN's β takes the bias's
-place: a bias before BN would be subtracted out with the batch mean). BN lets a much larger learning rate train
-stably (tried for the speedrun, it plateaued at 99.14%; the speedrun uses the
-deeper ``bn_cnn``: BUILD_NOTES)::
+place: a bias before BN would be subtracted out with the batch mean). BN lets a much
+larger learning rate train stably::
 
     [B, 28, 28, 1]
     Conv2D(32, 3×3, no bias) → BN → ReLU    → [B, 26, 26, 32]     288 +    64 (+64)
@@ -22,13 +21,13 @@ About 2.5 M multiply-adds per image, as the reference CNN.
 """
 
 from mnist_tf.layers import Activation, BatchNormalization, Conv2D
-from mnist_tf.models.cnn import keras_example_cnn
+from mnist_tf.models.keras_example_cnn import keras_example_cnn
 
 
 def keras_example_cnn_bn(num_classes=10, dropout_rate=0.5, seed=0):
     """Builds (but does not yet create the variables of) the reference CNN with BN.
 
-    Arguments as :func:`~mnist_tf.models.cnn.keras_example_cnn`, whose layers (and
+    Arguments as :func:`~mnist_tf.models.keras_example_cnn.keras_example_cnn`, whose layers (and
     seeds) it reuses: each Conv2D loses its bias and ReLU, and gains BN then ReLU.
     """
     reference = keras_example_cnn(num_classes, dropout_rate, seed)

@@ -17,7 +17,7 @@ local, ``gs://``, ...) to a temporary name, then renamed.
 import resource
 import time
 
-from mnist_tf.training.json_files import json_numbers, write_json
+from mnist_tf.runs.json_files import json_numbers, write_json
 
 METRICS_FILE = "metrics.json"
 

@@ -9,8 +9,8 @@ import os
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
-from mnist_tf.training import json_files
-from mnist_tf.training.report import METRICS_FILE
+from mnist_tf.runs import json_files
+from mnist_tf.runs.report import METRICS_FILE
 
 
 PURGE_TMP = ".events.purge-tmp"  # no "tfevents" in the name: TensorBoard ignores it

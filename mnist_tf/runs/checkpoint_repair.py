@@ -19,7 +19,7 @@ import os
 import tensorflow as tf
 
 from mnist_tf.errors import CheckpointError, first_line
-from mnist_tf.training import checkpoints
+from mnist_tf.runs import checkpoints
 
 
 def checkpoint_files(directory: str) -> list:

@@ -12,7 +12,8 @@ import os
 import tensorflow as tf
 
 from mnist_tf.errors import CheckpointError
-from mnist_tf.training import checkpoint_repair, checkpoints, config as config_lib
+from mnist_tf.runs import checkpoint_repair, checkpoints
+from mnist_tf.training import config as config_lib
 
 
 def find_checkpoint(path: str) -> str:

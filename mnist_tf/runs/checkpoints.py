@@ -88,27 +88,53 @@ class RunTotals(tf.Module):
         return float(self.values[name].numpy())
 
 
-def make_manager(directory: str, model, optimizer, state: RunState, metrics: EpochMetrics,
-                 step_metrics, totals: RunTotals, max_to_keep: int = 3):
-    """A ``tf.train.CheckpointManager`` over the model, optimizer, run state and metrics.
+def _parts(state, optimizer=None) -> dict:
+    """The objects a checkpoint holds, by name: all of a ``TrainState``."""
+    return dict(model=state.model, optimizer=optimizer or state.optimizer,
+                state=state.progress, metrics=state.epoch_metrics,
+                step_metrics=state.step_metrics, totals=state.totals)
 
-    Checkpoints are numbered 1, 2, ... by ``TrainState.save``, which goes on from the
-    number of the checkpoint it restored, so a resumed run goes on numbering where it stopped.
+
+def make_manager(directory: str, state, max_to_keep: int = 3):
+    """A ``tf.train.CheckpointManager`` over a ``TrainState``: model, optimizer, progress,
+    metrics and totals.
+
+    Checkpoints are numbered 1, 2, ... by ``Run.save``, which goes on from the number of
+    the checkpoint it restored, so a resumed run goes on numbering where it stopped.
     """
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state,
-                                     metrics=metrics, step_metrics=step_metrics, totals=totals)
-    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
-                                      checkpoint_name="ckpt")
+    return tf.train.CheckpointManager(tf.train.Checkpoint(**_parts(state)), directory,
+                                      max_to_keep=max_to_keep, checkpoint_name="ckpt")
 
 
-def restore_run(prefix: str, model, optimizer, state: RunState, metrics: EpochMetrics,
-                step_metrics, totals: RunTotals) -> None:
-    """Restores a run: the model, optimizer and state must all be in the checkpoint; the
-    metrics and totals are taken when present (older checkpoints still resume)."""
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state)
-    restore(checkpoint, prefix, "the run", partial=True)
-    tf.train.Checkpoint(metrics=metrics, step_metrics=step_metrics,
-                        totals=totals).restore(prefix).expect_partial()
+REQUIRED = ("model", "optimizer", "state")   # the rest is taken when present (older files)
+_LOSS_SCALE_KEY = "optimizer/dynamic_scale/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def restore_run(prefix: str, state) -> str:
+    """Restores a ``TrainState`` from ``prefix``; returns a note for the log, or "".
+
+    The model, optimizer and progress must all be in the checkpoint; the metrics and
+    totals are taken when present. A run resumed under another precision policy is
+    restored too: from float32 or bfloat16 to ``mixed_float16``, the optimizer's
+    state goes into the ``LossScaleOptimizer``'s inner optimizer and the loss scale
+    starts afresh; from ``mixed_float16`` to another policy, the inner optimizer's
+    state is taken and the loss scale dropped.
+    """
+    optimizer, note = state.optimizer, ""
+    saved_scaled = tf.compat.v1.train.NewCheckpointReader(prefix).has_tensor(_LOSS_SCALE_KEY)
+    scaled = hasattr(optimizer, "inner_optimizer")
+    if scaled and not saved_scaled:
+        optimizer = optimizer.inner_optimizer
+        note = "the precision is now mixed_float16: its loss scale starts afresh"
+    elif saved_scaled and not scaled:
+        optimizer = tf.train.Checkpoint(inner_optimizer=optimizer)
+        note = "the precision is no longer mixed_float16: its loss scale is dropped"
+    parts = _parts(state, optimizer)
+    restore(tf.train.Checkpoint(**{name: parts[name] for name in REQUIRED}), prefix,
+            "the run", partial=True)
+    tf.train.Checkpoint(**{name: part for name, part in parts.items()
+                           if name not in REQUIRED}).restore(prefix).expect_partial()
+    return note
 
 
 def epochs_done(prefix: str) -> int:
