@@ -64,20 +64,28 @@ def _bin_modules() -> list:
 
 
 def _keras_state():
-    keras = sys.modules.get("keras")
-    if keras is None:
+    """Keras's global dtype policy (None: follows floatx) and floatx, read without setting them
+    (``keras.config.dtype_policy()`` would fix the policy at the current floatx)."""
+    if "keras" not in sys.modules:
         return None
-    return keras.mixed_precision.global_policy().name, keras.config.floatx()
+    from keras.src.backend.common import global_state
+    import keras
+
+    return global_state.get_global_attribute("dtype_policy"), keras.config.floatx()
 
 
 def _restore_keras(state):
-    keras = sys.modules.get("keras")
-    if keras is None:
+    """Clears what a binary left in Keras (its session, policy, floatx), then puts back ``state``."""
+    if "keras" not in sys.modules:
         return
-    policy, floatx = state or ("float32", "float32")
-    keras.mixed_precision.set_global_policy(policy)
-    keras.config.set_floatx(floatx)
+    from keras.src.backend.common import global_state
+    import keras
+
+    policy, floatx = state or (None, "float32")
     keras.backend.clear_session()
+    keras.config.set_floatx(floatx)
+    if policy is not None:
+        global_state.set_global_attribute("dtype_policy", policy)
 
 
 def run_main(name, *args, cwd=None, stdin=None, env=None) -> subprocess.CompletedProcess:
@@ -104,14 +112,19 @@ def run_main(name, *args, cwd=None, stdin=None, env=None) -> subprocess.Complete
     saved_levels = {name_: logging.getLogger(name_).level for name_ in ("tensorflow", "absl")}
     saved_verbosity = absl_logging.get_verbosity()
     keras_state = _keras_state()
+    if keras_state is not None:  # as in a new process: no policy yet, it follows floatx
+        from keras.src.backend.common import global_state
+
+        global_state.set_global_attribute("dtype_policy", None)
     path = os.path.join(BIN, f"{name}.py")
     out, err = io.StringIO(), io.StringIO()
     if isinstance(stdin, bytes):
         stdin = stdin.decode()
     returncode = 0
     try:
+        run_env = child_env(env)
         os.environ.clear()
-        os.environ.update(child_env(env))
+        os.environ.update(run_env)
         os.chdir(cwd or ROOT)
         sys.argv = [path, *args]
         sys.path.insert(0, BIN)

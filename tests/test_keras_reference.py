@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from binaries import assert_one_line_error, run_binary
+from binaries import assert_one_line_error, run_main
 
 pytestmark = pytest.mark.slow
 
@@ -12,8 +12,8 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("policy,compute_dtype", [("float32", "float32"),
                                                    ("mixed_bfloat16", "bfloat16")])
 def test_a_short_fit_learns_under_the_policy(real_mnist_dir, policy, compute_dtype):
-    result = run_binary("keras_reference", "--epochs=3", "--train_images=6000",
-                        f"--precision={policy}")
+    result = run_main("keras_reference", "--epochs=3", "--train_images=6000",
+                      f"--precision={policy}")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["compute_dtype"] == compute_dtype
@@ -25,4 +25,4 @@ def test_a_short_fit_learns_under_the_policy(real_mnist_dir, policy, compute_dty
 
 
 def test_a_bad_policy_is_a_one_line_flag_error():
-    assert_one_line_error(run_binary("keras_reference", "--precision=float8"), "--precision")
+    assert_one_line_error(run_main("keras_reference", "--precision=float8"), "--precision")

@@ -105,11 +105,6 @@ def test_eval_step_matches_a_direct_computation():
     np.testing.assert_array_equal(out["predictions"].numpy(), predicted)
 
 
-def _final_weights(logdir):
-    model, _ = saved_runs.load_model(logdir)
-    return [v.numpy() for v in model.trainable_variables]
-
-
 def test_a_run_learns_and_writes_metrics_and_checkpoints(tmp_path):
     logdir = str(tmp_path / "run")
     metrics = train_and_evaluate(QUICK, logdir, data=synthetic_mnist(), log=quiet)
@@ -123,27 +118,16 @@ def test_a_run_learns_and_writes_metrics_and_checkpoints(tmp_path):
     assert tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints")).endswith("ckpt-2")
 
 
-def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
+def test_resumed_after_the_last_epoch_its_figures_come_from_the_checkpoint(tmp_path):
+    """Resumed after the last epoch (as after a kill during the final test or export, before
+    metrics.json): nothing is trained, the last epoch's training and validation figures come
+    from the checkpoint. (A resumed run equals an uninterrupted one: test_train_bin.py, after
+    a SIGKILL, and test_reliability.py, mid-epoch.)"""
     data = synthetic_mnist()
-    straight = str(tmp_path / "straight")
-    train_and_evaluate(QUICK.replace(epochs=3), straight, data=data, log=quiet)
-
-    interrupted = str(tmp_path / "interrupted")
-    train_and_evaluate(QUICK.replace(epochs=1), interrupted, data=data, log=quiet)
-    with pytest.raises(CheckpointError, match="already holds a run"):
-        train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, log=quiet)
-    metrics = train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, resume=True,
-                                 log=quiet)
-    assert metrics["epochs_run_this_session"] == 2
-    for a, b in zip(_final_weights(straight), _final_weights(interrupted)):
-        np.testing.assert_allclose(a, b, atol=1e-6)
-
-    # Resumed once more after the last epoch (as after a kill during the final test or
-    # export, before metrics.json): the last epoch's training and validation figures come
-    # from the checkpoint.
-    os.remove(os.path.join(interrupted, "metrics.json"))
-    again = train_and_evaluate(QUICK.replace(epochs=3), interrupted, data=data, resume=True,
-                               log=quiet)
+    logdir = str(tmp_path / "run")
+    metrics = train_and_evaluate(QUICK, logdir, data=data, log=quiet)
+    os.remove(os.path.join(logdir, "metrics.json"))
+    again = train_and_evaluate(QUICK, logdir, data=data, resume=True, log=quiet)
     assert again["epochs_run_this_session"] == 0
     assert again["train"] == metrics["train"] and again["validation"] == metrics["validation"]
     assert again["test"] == pytest.approx(metrics["test"])
@@ -180,13 +164,6 @@ def test_a_truncated_checkpoint_is_a_one_line_error_on_resume(tmp_path):
     assert "\n" not in str(error.value)
     with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the model"):
         saved_runs.load_model(str(logdir))
-
-
-def test_a_garbled_config_json_is_a_one_line_error(tmp_path):
-    (tmp_path / "config.json").write_text('{"epochs": ')
-    with pytest.raises(CheckpointError, match="config.json: not a run config") as error:
-        config_lib.load(str(tmp_path / "config.json"))
-    assert "\n" not in str(error.value)
 
 
 def test_a_logdir_that_holds_a_run_needs_resume(tmp_path):
@@ -253,9 +230,11 @@ def test_out_of_range_settings_are_named(field, value):
     assert error.value.setting == field
 
 
-@pytest.mark.parametrize("epochs,steps_per_epoch", [(2, None), (2, 4), (1, 1)])
+@pytest.mark.parametrize("epochs,steps_per_epoch", [(2, 4), (1, 1)])
 def test_profile_writes_a_trace_tensorboard_can_open(tmp_path, epochs, steps_per_epoch):
-    logdir = tmp_path / "run"  # 2 x 15 steps, 2 x 4, or a single step
+    # A window cut by the end of a run: 2 x 4 steps, or a single step (the trace read by the Profile
+    # tab's plugin: test_reliability.py).
+    logdir = tmp_path / "run"
     config = QUICK.replace(profile=True, epochs=epochs, steps_per_epoch=steps_per_epoch)
     train_and_evaluate(config, str(logdir), data=synthetic_mnist(), log=quiet)
     traces = list(logdir.glob("plugins/profile/*/*.xplane.pb"))

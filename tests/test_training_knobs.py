@@ -15,7 +15,8 @@ from mnist_tf.training.datasets import RunData
 from mnist_tf.runs.run import Run
 from mnist_tf.training.step_metrics import StepMetrics
 from mnist_tf.training.step import make_train_loop, make_train_step
-from training_helpers import step_graph_functions, synthetic_mnist
+from mnist_tf.data import pipeline
+from training_helpers import step_graph_functions, synthetic_mnist, weights
 
 QUICK = TrainConfig(epochs=2, batch_size=32, log_every=4, export=False)
 
@@ -26,10 +27,6 @@ def quiet(*_):
 
 class Killed(Exception):
     pass
-
-
-def _weights(model):
-    return [v.numpy() for v in model.trainable_variables]
 
 
 def _float64_model_and_data(n=530):
@@ -51,7 +48,7 @@ def test_fifty_steps_per_call_end_where_single_steps_end_in_float64():
     step = make_train_step(model, optimizer, input_signature=signature, step_metrics=sums)
     for images, labels in dataset:
         step(images, labels)
-    single, single_sums = _weights(model), sums.read_and_reset_window().numpy()
+    single, single_sums = weights(model), sums.read_and_reset_window().numpy()
 
     model, optimizer, dataset = _float64_model_and_data()
     sums = StepMetrics()
@@ -61,7 +58,7 @@ def test_fifty_steps_per_call_end_where_single_steps_end_in_float64():
     loop(batches, tf.constant(3))
     assert int(optimizer.iterations) == 53
     assert loop.experimental_get_tracing_count() <= 2
-    for a, b in zip(single, _weights(model)):
+    for a, b in zip(single, weights(model)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
     np.testing.assert_allclose(single_sums, sums.read_and_reset_window().numpy(), rtol=1e-12)
 
@@ -116,7 +113,7 @@ def test_a_cosine_schedule_is_logged_and_continues_after_a_resume(tmp_path):
         assert saved_runs.find_checkpoint(str(tmp_path / run)).endswith("ckpt-3")
     straight, _ = saved_runs.load_model(str(tmp_path / "straight"))
     resumed, _ = saved_runs.load_model(str(tmp_path / "resumed"))
-    for a, b in zip(_weights(straight), _weights(resumed)):
+    for a, b in zip(weights(straight), weights(resumed)):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
@@ -152,10 +149,67 @@ def test_a_mixed_precision_run_learns_and_exports_float32_probabilities(tmp_path
     np.testing.assert_allclose(probabilities.numpy().sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_label_smoothing_and_adamw_train(tmp_path):
-    metrics = train_and_evaluate(QUICK.replace(label_smoothing=0.1, optimizer="adamw"),
-                                 str(tmp_path / "run"), data=synthetic_mnist(), log=quiet)
-    assert metrics["test_accuracy"] > 0.9
+def _one_step_run(tmp_path, monkeypatch, **settings):
+    """One training step (a single batch of 32, dropout off) with ``settings``; returns the
+    run's metrics, its final weights, and the images, labels and initial model it started from."""
+    get = models.get
+    monkeypatch.setattr(models, "get", lambda name, **kw: get(name, dropout_rate=0.0, **kw))
+    data = synthetic_mnist(n_train=32, n_test=8)
+    config = QUICK.replace(epochs=1, validation_split=0.0, log_every=1, **settings)
+    metrics = train_and_evaluate(config, str(tmp_path / "run"), data=data, log=quiet)
+    initial = models.build(models.get(config.model, seed=config.seed))
+    images, labels = pipeline.to_float(data.x_train), data.y_train.astype(np.int32)
+    return metrics, weights(str(tmp_path / "run")), images, labels, initial
+
+
+def test_label_smoothing_trains_on_the_keras_smoothed_loss(tmp_path, monkeypatch):
+    """The one step's training loss is Keras's CategoricalCrossentropy(label_smoothing=0.1) at
+    the initial weights (0.001 from the unsmoothed loss, 1e-5 apart: an ignored knob fails)."""
+    import keras
+
+    metrics, _, images, labels, initial = _one_step_run(tmp_path, monkeypatch,
+                                                        label_smoothing=0.1)
+    logits = initial(images, training=False)
+    onehot = tf.one_hot(labels, 10)
+    smoothed = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
+    plain = keras.losses.CategoricalCrossentropy(from_logits=True)
+    expected, unsmoothed = float(smoothed(onehot, logits)), float(plain(onehot, logits))
+    assert abs(expected - unsmoothed) > 5e-4
+    assert metrics["train"]["loss"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_adamw_takes_the_keras_adamw_step(tmp_path, monkeypatch):
+    """One step of optimizer=adamw ends where keras.optimizers.AdamW's step ends from the same
+    weights and gradients (decoupled decay η λ θ with λ = 0.5: 5e-4 θ, which plain Adam lacks)."""
+    import keras
+
+    from keras_oracle import twins as keras_twins
+
+    _, ours, images, labels, initial = _one_step_run(tmp_path, monkeypatch, optimizer="adamw",
+                                                     weight_decay=0.5)
+    twin = keras_twins.copy_weights(initial, keras_twins.make_twin(QUICK.model,
+                                                                   dropout_rate=0.0))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def keras_step(optimizer):
+        model = keras_twins.copy_weights(initial, keras.models.clone_model(twin))
+        with tf.GradientTape() as tape:
+            value = loss(labels, model(images, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(value, model.trainable_variables),
+                                      model.trainable_variables))
+        pairs = keras_twins.paired_weights(initial, model)
+        mine = {id(v): i for i, v in enumerate(initial.trainable_variables)}
+        return {mine[id(v)]: np.asarray(w) for v, w in pairs if id(v) in mine}
+
+    def agreeing(theirs):
+        """The fraction of weights within 1e-6 (float32 round-off can flip the sign of a
+        near-zero gradient, which Adam's first step turns into a step of ±η on that weight)."""
+        close = [np.isclose(ours[i], w, rtol=0, atol=1e-6) for i, w in theirs.items()]
+        return np.mean(np.concatenate([c.ravel() for c in close]))
+
+    learning_rate = QUICK.learning_rate
+    assert agreeing(keras_step(keras.optimizers.AdamW(learning_rate, weight_decay=0.5))) > 0.99
+    assert agreeing(keras_step(keras.optimizers.Adam(learning_rate))) < 0.5
 
 
 def test_manual_gradients_train_as_the_tape_does(tmp_path):
@@ -165,7 +219,7 @@ def test_manual_gradients_train_as_the_tape_does(tmp_path):
     manual = train_and_evaluate(QUICK.replace(gradients="manual"), str(tmp_path / "manual"),
                                 data=data, log=quiet)
     assert manual["test"]["accuracy"] == tape["test"]["accuracy"]
-    for a, b in zip(*(_weights(saved_runs.load_model(str(tmp_path / run))[0])
+    for a, b in zip(*(weights(str(tmp_path / run))
                       for run in ("tape", "manual"))):
         # float32 round-off (~1e-7) can flip the sign of a near-zero gradient, which Adam turns
         # into steps of up to ±η = 1e-3 on that weight; float64 runs agree to 1e-15
