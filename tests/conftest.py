@@ -131,3 +131,12 @@ def trained_run(tmp_path_factory, mnist):
     import trained_model
 
     return trained_model.train(str(tmp_path_factory.mktemp("trained_run")), mnist)
+
+
+@pytest.fixture(scope="session")
+def deployed(trained_run, tmp_path_factory):
+    """``trained_run`` exported as LiteRT float, LiteRT int8 and ONNX, each verified:
+    {format: ``deployed_model.Exported``}."""
+    import deployed_model
+
+    return deployed_model.export_all(trained_run.logdir, str(tmp_path_factory.mktemp("deployed")))

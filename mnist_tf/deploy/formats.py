@@ -72,17 +72,18 @@ def directory_bytes(directory: str) -> int:
                for root, _, names in os.walk(directory) for name in names)
 
 
-def write(fmt: str, saved_model_dir: str, path: str, x_train, x_test, y_test) -> Report:
+def write(fmt: str, saved_model_dir: str, path: str, x_train, x_test, y_test,
+          bound: verify.Bound = None) -> Report:
     """Converts, verifies and writes format ``fmt`` to ``path`` (steps in the module docstring).
 
     Raises:
       MnistTfError: (one line) the conversion failed, or the file's predictions are
-        outside ``verify.BOUNDS[fmt]``; ``path`` is then left as it was.
+        outside ``bound`` (default ``verify.BOUNDS[fmt]``); ``path`` is then left as it was.
     """
     data = convert(fmt, saved_model_dir, x_train)
     reference = predictor.load_predictor(saved_model_dir)(x_test)
     load = litert.load_predictor if fmt.startswith("litert") else onnx.load_predictor
-    bound = verify.BOUNDS[fmt]
+    bound = bound or verify.BOUNDS[fmt]
     with files.staged(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)

@@ -20,6 +20,7 @@ The file is run by ``ai_edge_litert.interpreter.Interpreter`` (TensorFlow's own
 import contextlib
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -87,7 +88,9 @@ def convert(saved_model_dir: str, calibration_images=None) -> bytes:
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
     try:
-        with quiet_native_stderr():
+        with quiet_native_stderr(), warnings.catch_warnings():
+            # the converter calibrates with tf.lite.Interpreter, which warns of its deprecation
+            warnings.filterwarnings("ignore", "\\s*Warning: tf.lite.Interpreter is deprecated")
             return converter.convert()
     except Exception as e:  # the converter raises ConverterError, ValueError, RuntimeError
         raise MnistTfError(f"{saved_model_dir}: the LiteRT converter failed: "
