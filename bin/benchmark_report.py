@@ -23,17 +23,19 @@ NATIVE_BFLOAT16_GOALS = ("ours mixed_bfloat16 / ours float32",)
 
 
 def median_of_rounds(runs):
-    """One result per row: the median of each rate over rounds (each round's training rate
-    kept too, to show the spread), the largest peak RSS."""
+    """One result per row: the median of each rate and latency over rounds (each round's
+    training rate kept too, to show the spread), the largest peak RSS."""
     good = [r for r in runs if "skipped" not in r]
     if not good:
         return runs[0]
     merged = dict(good[0], rounds=len(good))
     for key in good[0]:
-        if key.endswith("per_second"):
+        if key.endswith(("per_second", "_ms")):
             merged[key] = statistics.median(r[key] for r in good)
     merged["peak_rss_mb"] = max(r["peak_rss_mb"] for r in good)
-    merged["train_images_per_second_by_round"] = [r["train_images_per_second"] for r in good]
+    if "train_images_per_second" in good[0]:
+        merged["train_images_per_second_by_round"] = [r["train_images_per_second"]
+                                                      for r in good]
     return merged
 
 
