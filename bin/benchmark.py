@@ -152,7 +152,8 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="mnist_tf_benchmark_") as serve_dir:
         if serve_rows:
             print(f"exporting {', '.join(serve_rows)} ...", flush=True)
-            serve.prepare(serve_rows, serve_dir, FLAGS.serve_checkpoint, FLAGS.data_dir)
+            with _app.quiet_stderr():  # the LiteRT converter's own lines
+                serve.prepare(serve_rows, serve_dir, FLAGS.serve_checkpoint, FLAGS.data_dir)
         rounds = {name: [] for name in FLAGS.rows}
         for round_ in range(FLAGS.rounds):
             for name in FLAGS.rows:

@@ -63,7 +63,8 @@ def evaluate_exported(path: str):
     from mnist_tf.deploy.predictor import load_predictor
     from mnist_tf.deploy.verify import evaluate_predictor
 
-    predictor = load_predictor(path)
+    with _app.quiet_stderr():  # LiteRT's delegate announces itself on stderr
+        predictor = load_predictor(path)
     data = sources.load(FLAGS.data_dir)
     return ("model", path), evaluate_predictor(predictor, data.x_test, data.y_test)
 

@@ -67,7 +67,7 @@ def export_file(fmt: str, checkpoint_dir: str, output: str) -> None:
     from mnist_tf.data import sources
 
     data = sources.load(FLAGS.data_dir)
-    with tempfile.TemporaryDirectory(prefix="mnist_tf_export_") as scratch:
+    with tempfile.TemporaryDirectory(prefix="mnist_tf_export_") as scratch, _app.quiet_stderr():
         if tf.saved_model.contains_saved_model(checkpoint_dir):
             saved_model, source = checkpoint_dir, f"SavedModel: {checkpoint_dir}"
         else:

@@ -69,7 +69,8 @@ def main(argv):
         _app.fail(MODEL_HELP, status=2)
     if not files:
         _app.fail("no files to classify: python bin/predict.py --model PATH FILE...", status=2)
-    predictor = load_predictor(FLAGS.model)
+    with _app.quiet_stderr():  # LiteRT's delegate announces itself on stderr
+        predictor = load_predictor(FLAGS.model)
     failed = 0
     for path in files:
         try:

@@ -11,9 +11,9 @@ from mnist_tf.deploy import litert, quantization
 pytestmark = pytest.mark.slow
 
 
-def run_keeping_tensors(content, images, reference_kernels):
+def run_keeping_tensors(content, images, without_xnnpack):
     """The interpreter after running ``images``, every intermediate tensor kept readable."""
-    model = litert.interpreter(content, reference_kernels=reference_kernels,
+    model = litert.interpreter(content, without_xnnpack=without_xnnpack,
                                experimental_preserve_all_tensors=True)
     runner = model.get_signature_runner("serving_default")
     runner(images=images)
@@ -38,9 +38,9 @@ def int8_model(deployed):
         return f.read()
 
 
-@pytest.mark.parametrize("reference_kernels", [True, False])
-def test_dense_layer_recomputed_from_the_flatbuffer(int8_model, mnist, reference_kernels):
-    model = run_keeping_tensors(int8_model, mnist.x_test[:200], reference_kernels)
+@pytest.mark.parametrize("without_xnnpack", [True, False])
+def test_dense_layer_recomputed_from_the_flatbuffer(int8_model, mnist, without_xnnpack):
+    model = run_keeping_tensors(int8_model, mnist.x_test[:200], without_xnnpack)
     x, w, b, y = dense_layer(model)
     (x_scale,), (x_zero,) = quantization_of(x)
     w_scales, w_zeros = quantization_of(w)
@@ -53,7 +53,7 @@ def test_dense_layer_recomputed_from_the_flatbuffer(int8_model, mnist, reference
     ours = quantization.fully_connected(q_x, x_scale, int(x_zero), q_w, w_scales, q_b,
                                         y_scale, int(y_zero))
     assert ours.shape == q_y.shape == (200, 10)
-    if reference_kernels:  # LiteRT's own integer kernels: the same integers, every one
+    if without_xnnpack:  # LiteRT's own integer kernels: the same integers, every one
         np.testing.assert_array_equal(ours, q_y)
     else:  # XNNPACK requantizes in float32: at most one step apart, and rarely
         difference = np.abs(ours.astype(int) - q_y.astype(int))

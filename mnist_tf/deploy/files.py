@@ -2,13 +2,14 @@
 
 A converted model is written to a temporary file beside its destination, checked
 there, and only then renamed over it (``os.replace``): a reader never sees half a
-file, and a refused export leaves nothing behind; a model file is read whole only if it is at most
-``MAX_MODEL_BYTES``, so a wrong path (a multi-gigabyte file) cannot fill memory.
+file, and a refused export leaves nothing behind. A model file is read whole only
+if it is at most ``MAX_MODEL_BYTES``, so a wrong path (a multi-gigabyte file)
+cannot fill memory.
 """
 
 import contextlib
 import os
-import tempfile
+import uuid
 
 from mnist_tf.errors import MnistTfError
 
@@ -21,11 +22,12 @@ def staged(path: str):
     (``os.replace``), on an exception it is removed and ``path`` is left as it was."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    # os.open's 0o666 under the umask (not mkstemp's 0600): others may read the model as
+    # they could any file the user writes
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the model from others
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -38,12 +40,6 @@ def write_atomic(path: str, data: bytes) -> str:
         with open(tmp, "wb") as f:
             f.write(data)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_model_file(path: str, expected: str) -> bytes:

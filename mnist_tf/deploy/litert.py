@@ -17,9 +17,6 @@ The file is run by ``ai_edge_litert.interpreter.Interpreter`` (TensorFlow's own
 ``tf.lite.Interpreter`` is deprecated in its favour).
 """
 
-import contextlib
-import os
-import sys
 import warnings
 
 import numpy as np
@@ -31,31 +28,6 @@ from mnist_tf.errors import MnistTfError, first_line
 
 EXPECTED = "a LiteRT flatbuffer (.tflite, file identifier TFL3)"
 INSTALL = "pip install -e \".[deploy]\""
-
-
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """File descriptor 2 pointed at /dev/null inside the block, unless the user asked for
-    TensorFlow's logs (``TF_CPP_MIN_LOG_LEVEL=0``).
-
-    LiteRT's C++ prints to it directly, past every logging setting: the converter's
-    "fully_quantize: 0, ..." line, the Interpreter's "INFO: Created TensorFlow Lite
-    XNNPACK delegate", and tf.lite's deprecation warning from the calibration run.
-    A tool's stderr would otherwise not be its own one-line errors.
-    """
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def convert(saved_model_dir: str, calibration_images=None) -> bytes:
@@ -88,7 +60,7 @@ def convert(saved_model_dir: str, calibration_images=None) -> bytes:
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
     try:
-        with quiet_native_stderr(), warnings.catch_warnings():
+        with warnings.catch_warnings():
             # the converter calibrates with tf.lite.Interpreter, which warns of its deprecation
             warnings.filterwarnings("ignore", "\\s*Warning: tf.lite.Interpreter is deprecated")
             return converter.convert()
@@ -97,19 +69,18 @@ def convert(saved_model_dir: str, calibration_images=None) -> bytes:
                            f"{first_line(e)}") from None
 
 
-def interpreter(content: bytes, reference_kernels: bool = False, **kwargs):
-    """An ``ai_edge_litert`` Interpreter on ``content``; ``reference_kernels`` runs LiteRT's
+def interpreter(content: bytes, without_xnnpack: bool = False, **kwargs):
+    """An ``ai_edge_litert`` Interpreter on ``content``; ``without_xnnpack`` runs LiteRT's
     builtin kernels without the XNNPACK delegate (what ``quantization.py`` mirrors exactly)."""
     try:
         from ai_edge_litert import interpreter as litert_interpreter
     except ImportError:
         raise MnistTfError(f"ai-edge-litert is not installed: {INSTALL}") from None
-    if reference_kernels:
+    if without_xnnpack:
         kwargs["experimental_op_resolver_type"] = (
             litert_interpreter.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    with quiet_native_stderr():
-        model = litert_interpreter.Interpreter(model_content=content, **kwargs)
-        model.allocate_tensors()  # where XNNPACK is set up (and announces itself)
+    model = litert_interpreter.Interpreter(model_content=content, **kwargs)
+    model.allocate_tensors()
     return model
 
 

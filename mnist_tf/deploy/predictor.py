@@ -112,6 +112,8 @@ class FilePredictor:
     def __init__(self, run, input_info: TensorInfo, output_info: TensorInfo, source: str):
         self._run, self.input_info, self.output_info = run, input_info, output_info
         self.source = source
+        if input_info.shape[0] == 1:  # a model of a fixed batch of one gets one image a call
+            self.BATCH = 1
 
     def __call__(self, images) -> np.ndarray:
         """Raises MnistTfError (one line): images not uint8 pixels, or non-finite outputs."""

@@ -77,7 +77,7 @@ def compare(probabilities, reference, labels) -> Verification:
 
 
 def check(name: str, verification: Verification, bound: Bound) -> None:
-    """Raises MnistTfError (one line, naming ``name``) when ``verification`` is outside ``bound``."""
+    """Raises MnistTfError (one line naming ``name``) when ``verification`` is outside ``bound``."""
     if not verification.within(bound):
         raise MnistTfError(f"{name}: refused, outside its bound ({bound.describe()}): "
                            f"{verification.describe()}; nothing was written")
