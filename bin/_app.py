@@ -19,6 +19,7 @@ TensorFlow's start-up noise is kept off the terminal here, not in the library:
 (or ``TF_CPP_MIN_LOG_LEVEL=0`` in the environment) brings all of it back.
 """
 
+import contextlib
 import os
 import sys
 
@@ -37,25 +38,42 @@ def _wants_tensorflow_logs(argv) -> bool:
     return False
 
 
-def _import_tensorflow_quietly():
-    """Imports TensorFlow with file descriptor 2 pointed at /dev/null. A few lines (CUDA
-    probing, oneDNN banners) are printed by TensorFlow's C++ code before its logging starts,
-    where no setting reaches them. A failed import is raised once fd 2 is back, so that its
-    reason is seen (not retried: a half-imported TensorFlow cannot be imported again)."""
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """File descriptor 2 pointed at /dev/null inside the block, restored on any exit (an
+    exception raised inside propagates once fd 2 is back, so that its reason is seen)."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
-    error = None
     try:
-        import tensorflow  # noqa: F401
-    except Exception as e:  # raised below, where it can be seen
-        error = e
+        yield
     finally:
+        sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-    if error is not None:
-        raise error
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with file descriptor 2 pointed at /dev/null. A few lines (CUDA
+    probing, oneDNN banners) are printed by TensorFlow's C++ code before its logging starts,
+    where no setting reaches them. A failed import is raised once fd 2 is back (not retried:
+    a half-imported TensorFlow cannot be imported again)."""
+    with _stderr_to_devnull():
+        import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Native code's prints kept off the terminal inside the block, unless the user asked for
+    TensorFlow's logs (``--verbosity=1``, ``TF_CPP_MIN_LOG_LEVEL=0``). For LiteRT, whose C++
+    prints past every log setting ("fully_quantize: 0, ...", "Created TensorFlow Lite XNNPACK
+    delegate for CPU"): a binary's stderr is its own one-line errors."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+    else:
+        with _stderr_to_devnull():
+            yield
 
 
 if _wants_tensorflow_logs(sys.argv) or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":

@@ -40,8 +40,14 @@ under the same policy, goal ≥ 1.1x; steps_per_loop against one step per call,
 goal ≥ 1.0x). The goals are goals, measured in one interleaved run, not tests.
 The last line of output is JSON.
 
+The serving rows (``serve/savedmodel``, ``serve/litert``, ``serve/litert_int8``,
+``serve/onnx``) time inference in each deployment runtime instead: single-image
+latency p50/p99 and batch throughput (``bin/benchmark_serve.py``), with each
+runtime's ratio to the SavedModel; the parent exports the models once first.
+
 Files: this one runs the rounds of children; ``bin/benchmark_rows.py`` is what a
-child measures, ``bin/benchmark_report.py`` the table and the ratios. Keras and
+child measures, ``bin/benchmark_report.py`` the table and the ratios,
+``bin/benchmark_serve.py`` the serving rows. Keras and
 PyTorch are imported only in the children, in bin/ and in tests, never in mnist_tf/.
 """
 
@@ -51,17 +57,20 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 from absl import flags
 
 import benchmark_report as report
+import benchmark_serve as serve
 from benchmark_rows import ROWS, Timing, measure_row, row_setup
 from mnist_tf import precision
 from mnist_tf.runs.report import peak_rss_mb
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("rows", list(ROWS),
-                  f"Which rows to measure, from {', '.join(ROWS)} (torch is skipped with a "
+ALL_ROWS = (*ROWS, *serve.SERVE_ROWS)
+flags.DEFINE_list("rows", list(ALL_ROWS),
+                  f"Which rows to measure, from {', '.join(ALL_ROWS)} (torch is skipped with a "
                   "note when it is not installed).")
 flags.DEFINE_alias("frameworks", "rows")
 flags.DEFINE_integer("batch_size", 128, "Training batch size for every row.", lower_bound=1)
@@ -77,7 +86,12 @@ flags.DEFINE_integer("steps_per_loop", 50, "N of the rows ours/steps_per_loop an
                      "keras/steps_per_execution: training steps per call.", lower_bound=1)
 flags.DEFINE_enum("device", "cpu", ("cpu", "gpu"), "Where every row runs.")
 flags.DEFINE_string("data_dir", None, "Directory with the four MNIST .gz files (default: cache).")
+flags.DEFINE_integer("latency_calls", 1000, "serve/* rows: single-image calls timed for the "
+                     "latency percentiles.", lower_bound=1)
+flags.DEFINE_string("serve_checkpoint", None, "serve/* rows: the trained run (logdir or "
+                    "checkpoint) to export (default: the untrained seed-0 network, as fast).")
 flags.DEFINE_string("worker", None, "Internal: run one row and print its JSON.")
+flags.DEFINE_string("serve_dir", None, "Internal: where the parent wrote the serve/* models.")
 
 
 def _run_worker(name, timing, steps_per_loop, device, data_dir):
@@ -86,6 +100,11 @@ def _run_worker(name, timing, steps_per_loop, device, data_dir):
 
     devices.select_device(device)
     data = sources.load(data_dir)
+    if name in serve.SERVE_ROWS:
+        print(json.dumps({"row": name, **serve.measure(
+            name, FLAGS.serve_dir, data.x_test, timing.warmup, FLAGS.latency_calls,
+            timing.eval_batch_size, timing.repeats), "peak_rss_mb": peak_rss_mb()}))
+        return
     train, evaluation, version, extra = measure_row(name, data, timing, steps_per_loop)
     print(json.dumps({"row": name, "train_images_per_second": train,
                       "eval_images_per_second": evaluation, "peak_rss_mb": peak_rss_mb(),
@@ -95,7 +114,7 @@ def _run_worker(name, timing, steps_per_loop, device, data_dir):
 def _measure(name, argv):
     """Runs one row in a child process (``argv``: the flags); its result, or why it was
     skipped."""
-    if ROWS[name][0] == "torch":
+    if name in ROWS and ROWS[name][0] == "torch":
         import importlib.util
         if importlib.util.find_spec("torch") is None:
             return {"row": name, "skipped": "torch is not installed (pip install torch to "
@@ -116,12 +135,12 @@ def main(argv):
     if FLAGS.worker:
         return _run_worker(FLAGS.worker, timing, FLAGS.steps_per_loop, FLAGS.device,
                            FLAGS.data_dir)
-    unknown = [name for name in FLAGS.rows if name not in ROWS]
+    unknown = [name for name in FLAGS.rows if name not in ALL_ROWS]
     if unknown:
-        _app.fail(f"--rows: unknown {', '.join(unknown)}; expected some of {', '.join(ROWS)}",
+        _app.fail(f"--rows: unknown {', '.join(unknown)}; expected some of {', '.join(ALL_ROWS)}",
                   status=2)
     one_epoch = 60_000 // FLAGS.batch_size  # model.fit(x, y, steps_per_epoch) stops after it
-    for name in FLAGS.rows:
+    for name in (n for n in FLAGS.rows if n in ROWS):
         row_timing = row_setup(name, timing, FLAGS.steps_per_loop)[2]
         total = row_timing.warmup + row_timing.steps * row_timing.repeats
         if ROWS[name][0] == "keras" and total > one_epoch:
@@ -130,19 +149,32 @@ def main(argv):
                       status=2)
     cpu = precision.cpu_description()
     native_bfloat16 = precision.native_bfloat16_note() is None
-    rounds = {name: [] for name in FLAGS.rows}
-    for round_ in range(FLAGS.rounds):
-        for name in FLAGS.rows:
-            print(f"round {round_ + 1}/{FLAGS.rounds}: measuring {name} ...", flush=True)
-            rounds[name].append(_measure(name, sys.argv[1:]))
+    serve_rows = [name for name in FLAGS.rows if name in serve.SERVE_ROWS]
+    with tempfile.TemporaryDirectory(prefix="mnist_tf_benchmark_") as serve_dir:
+        if serve_rows:
+            print(f"exporting {', '.join(serve_rows)} ...", flush=True)
+            with _app.quiet_stderr():  # the LiteRT converter's own lines
+                serve.prepare(serve_rows, serve_dir, FLAGS.serve_checkpoint, FLAGS.data_dir)
+        rounds = {name: [] for name in FLAGS.rows}
+        for round_ in range(FLAGS.rounds):
+            for name in FLAGS.rows:
+                print(f"round {round_ + 1}/{FLAGS.rounds}: measuring {name} ...", flush=True)
+                rounds[name].append(_measure(name, [*sys.argv[1:], f"--serve_dir={serve_dir}"]))
     results = [report.median_of_rounds(runs) for runs in rounds.values()]
+    serve_results = [r for r in results if r["row"] in serve.SERVE_ROWS]
+    results = [r for r in results if r["row"] not in serve.SERVE_ROWS]
     print(f"CPU: {cpu} ({os.cpu_count()} logical CPUs); batch {FLAGS.batch_size}, "
           f"N = {FLAGS.steps_per_loop} steps per call in the steps_per_loop/execution rows")
     if not native_bfloat16 and any("bfloat16" in name for name in FLAGS.rows):
         print(precision.native_bfloat16_note())
-    print(report.table(results))
-    by_name = {r["row"]: r for r in results if "skipped" not in r}
-    ratios = report.ratios(by_name)
+    if results:
+        print(report.table(results))
+    if serve_results:
+        print(f"serving: single-image latency over {FLAGS.latency_calls} calls, batch "
+              f"throughput at {FLAGS.eval_batch_size} over the 10,000 test images")
+        print(serve.table(serve_results))
+    by_name = {r["row"]: r for r in results + serve_results if "skipped" not in r}
+    ratios = {**report.ratios(by_name), **serve.ratios(by_name)}
     for key, value in ratios.items():
         print(f"{key}: {value:.2f}x")
     goals = report.goals(by_name, native_bfloat16)
@@ -153,7 +185,8 @@ def main(argv):
     print(json.dumps({"device": FLAGS.device, "batch_size": FLAGS.batch_size,
                       "steps_per_loop": FLAGS.steps_per_loop, "cpu": cpu,
                       "native_bfloat16": native_bfloat16, "cpu_count": os.cpu_count(),
-                      "rounds": FLAGS.rounds, "results": results, "ratios": ratios,
+                      "rounds": FLAGS.rounds, "results": results, "serving": serve_results,
+                      "ratios": ratios,
                       "goals": goals}))
 
 

@@ -24,8 +24,8 @@ EXPLAIN_P50_GOAL_MS = 150  # one bin/serve.py explain request, "within a blink"
 
 
 def median_of_rounds(runs):
-    """One result per row: the median of each rate over rounds (each round's training rate
-    kept too, to show the spread), the largest peak RSS."""
+    """One result per row: the median of each rate and latency over rounds (each round's
+    training rate kept too, to show the spread), the largest peak RSS."""
     good = [r for r in runs if "skipped" not in r]
     if not good:
         return runs[0]
@@ -34,7 +34,9 @@ def median_of_rounds(runs):
         if key.endswith(("per_second", "_ms")) and good[0][key] is not None:
             merged[key] = statistics.median(r[key] for r in good)
     merged["peak_rss_mb"] = max(r["peak_rss_mb"] for r in good)
-    merged["train_images_per_second_by_round"] = [r["train_images_per_second"] for r in good]
+    if "train_images_per_second" in good[0]:
+        merged["train_images_per_second_by_round"] = [r["train_images_per_second"]
+                                                      for r in good]
     return merged
 
 

@@ -1,7 +1,8 @@
 """Classifies digits in image files: python bin/predict.py --model PATH [--json] FILE...
 
-PATH is a SavedModel (bin/export.py, or a run's <logdir>/export) or a
-checkpoint prefix, checkpoint directory or run logdir. FILE is an image (PNG,
+PATH is a SavedModel (bin/export.py, or a run's <logdir>/export), a LiteRT
+``.tflite`` or ONNX ``.onnx`` file (bin/export.py --format), or a checkpoint
+prefix, checkpoint directory or run logdir. FILE is an image (PNG,
 JPEG, GIF, BMP or still WebP; up to 40 megapixels, preprocess.MAX_PIXELS; dark
 ink on light paper or light on dark), prepared as MNIST's digits were (see
 mnist_tf/preprocess.py), or an IDX images file, raw or gzipped (every digit in
@@ -28,19 +29,21 @@ import sys
 import numpy as np
 from absl import flags
 
-from mnist_tf import export, preprocess
+from mnist_tf import preprocess
+from mnist_tf.deploy.predictor import load_predictor
 from mnist_tf.errors import MnistTfError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None,
-                    "A SavedModel directory, or a checkpoint prefix, checkpoint directory or "
-                    "run logdir.")
+                    "A SavedModel directory, a .tflite or .onnx file, or a checkpoint prefix, "
+                    "checkpoint directory or run logdir.")
 flags.DEFINE_bool("json", False, "Print one JSON object per digit instead of text.")
 flags.DEFINE_float("threshold", preprocess.THRESHOLD,
                    "Ink level (0..1, after background removal) that counts towards the digit's "
                    "bounding box; raise it for noisy photos.", lower_bound=0.0, upper_bound=1.0)
 MODEL_HELP = ("--model: pass a SavedModel directory written by bin/export.py or bin/train.py "
-              "(<logdir>/export), or a run's logdir or checkpoint")
+              "(<logdir>/export), a .tflite or .onnx file (bin/export.py --format), or a "
+              "run's logdir or checkpoint")
 
 
 def format_line(name: str, probabilities) -> str:
@@ -66,7 +69,8 @@ def main(argv):
         _app.fail(MODEL_HELP, status=2)
     if not files:
         _app.fail("no files to classify: python bin/predict.py --model PATH FILE...", status=2)
-    predictor = export.load_predictor(FLAGS.model)
+    with _app.quiet_stderr():  # LiteRT's delegate announces itself on stderr
+        predictor = load_predictor(FLAGS.model)
     failed = 0
     for path in files:
         try:
