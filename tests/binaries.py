@@ -175,3 +175,9 @@ def _exit_status(code, err) -> int:
         return code
     print(code, file=err)
     return 1
+
+
+def main_status(name, *args) -> tuple:
+    """``(exit status, stdout, stderr)`` of :func:`run_main`."""
+    result = run_main(name, *args)
+    return result.returncode, result.stdout, result.stderr

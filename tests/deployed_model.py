@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 
-from binary_main import run_main
+from binaries import main_status as run_main
 
 FILE_FORMATS = ("litert", "litert_int8", "onnx")
 

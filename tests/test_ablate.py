@@ -9,7 +9,7 @@ import sys
 from binaries import BIN
 
 sys.path.insert(0, BIN)
-import ablate  # noqa: E402  (bin/ablate.py)
+import ablation as ablate  # noqa: E402  (bin/ablation.py: bin/ablate.py's rows and runs)
 
 from mnist_tf.training import config as config_lib
 

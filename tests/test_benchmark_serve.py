@@ -4,7 +4,11 @@ import os
 
 import pytest
 
-import keras_twins_path  # noqa: F401  (bin/ on sys.path)
+import sys
+
+from binaries import BIN
+
+sys.path.insert(0, BIN)
 import benchmark_serve as serve
 from benchmark_report import median_of_rounds
 

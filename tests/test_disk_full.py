@@ -27,7 +27,7 @@ from same_run import assert_bit_identical, figures
 from test_reliability import Log, _scalars
 from training_helpers import synthetic_mnist
 
-CONFIG = TrainConfig(epochs=2, batch_size=32, log_every=2, checkpoint_every_steps=4,
+CONFIG = TrainConfig(explain_images=False, epochs=2, batch_size=32, log_every=2, checkpoint_every_steps=4,
                      histogram_every=5)
 
 

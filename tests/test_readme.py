@@ -36,7 +36,7 @@ def readme_commands() -> list:
             continue
         for line in body.splitlines():
             if line.startswith("$ "):
-                commands.append((line[2:].strip(), []))
+                commands.append((line[2:].split("  #")[0].strip(), []))
             elif language == "bash" and line.strip() and not line.startswith("#"):
                 commands.append((line.split("  #")[0].strip(), []))
             elif commands and language == "" and commands[-1][0] != "python-snippet":
@@ -48,7 +48,7 @@ def readme_commands() -> list:
 
 def shape(line: str) -> str:
     """The words of a line before its first number or path: what every run of it prints."""
-    return re.split(r"[0-9/]", line, maxsplit=1)[0].strip()
+    return re.split(r"[0-9/<]|logs/", line, maxsplit=1)[0].strip()
 
 
 def assert_prints_as_shown(printed: str, shown: list) -> None:
@@ -59,13 +59,15 @@ def assert_prints_as_shown(printed: str, shown: list) -> None:
             assert any(p.startswith(prefix) for p in printed_lines), (prefix, printed)
 
 
-def binary_args(command: str, paths: dict) -> tuple:
+def binary_args(command: str, paths: dict, user_run=None) -> tuple:
     """``python bin/NAME.py ARGS`` → (NAME, ARGS) with the README's paths mapped to the test's."""
     words = shlex.split(command)
     assert words[0] == "python" and words[1].startswith("bin/"), command
     args = [paths.get(word, word) for word in words[2:]]
     args = [re.sub(r"^(--\w+=)(.*)$", lambda m: m.group(1) + paths.get(m.group(2), m.group(2)),
                    a) for a in args]
+    # logs/<run>: the user's run, here a copy of the trained run (a callable: copied when used)
+    args = [a.replace("logs/<run>", user_run()) if "logs/<run>" in a else a for a in args]
     return os.path.basename(words[1])[:-3], args
 
 
@@ -80,9 +82,16 @@ class Context:
                       "/tmp/docmir": str(tmp_path / "docmir"), "logs": str(tmp_path / "logs")}
         for name in ("digit.png", "digit.jpg", "bad.png"):
             self.paths[f"/tmp/{name}"] = str(tmp_path / name)
+        self.paths["/tmp/explain"] = str(tmp_path / "explain")
+        self._run = None
+
+    def user_run(self) -> str:
+        if self._run is None:
+            self._run = _a_run_under_logs(self)
+        return self._run
 
     def run(self, command, extra=(), **kwargs):
-        name, args = binary_args(command, self.paths)
+        name, args = binary_args(command, self.paths, self.user_run)
         return run_main(name, *args, *extra, **kwargs)
 
 
@@ -140,6 +149,7 @@ def resume_more_epochs(ctx, command, shown):
 
 
 def evaluate(ctx, command, shown):
+    ctx.deployed_files()
     result = ctx.run(command)
     assert result.returncode == 0, result.stderr
     assert_prints_as_shown(result.stdout, shown)
@@ -155,12 +165,17 @@ def predict(ctx, command, shown):
     tf.io.write_file(ctx.paths["/tmp/digit.jpg"], tf.io.encode_jpeg(big, quality=95))
     with open(ctx.paths["/tmp/bad.png"], "wb") as f:
         f.write(b"not an image at all")
+    ctx.deployed_files()
     result = ctx.run(command)
-    assert result.returncode == 1  # `echo $?` below the command in the README
     assert_prints_as_shown(result.stdout, [line for line in shown if not line.startswith(
         ("error:", "$", "1"))])
     label = ctx.mnist_label()
-    assert f"digit.png: {label}" in result.stdout and f"digit.jpg: {label}" in result.stdout
+    assert f"digit.png: {label}" in result.stdout
+    if "bad.png" not in command:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 1  # `echo $?` below the command in the README
+    assert f"digit.jpg: {label}" in result.stdout
     error = result.stderr.strip().splitlines()
     assert len(error) == 1 and error[0].startswith(f"error: {ctx.paths['/tmp/bad.png']}: not an "
                                                    "image file this program reads")
@@ -175,7 +190,51 @@ def export(ctx, command, shown):
     result = ctx.run(command)
     assert result.returncode == 0, result.stderr
     assert_prints_as_shown(result.stdout, shown)
-    assert os.path.isfile(os.path.join(ctx.paths["/tmp/exp_cnn"], "saved_model.pb"))
+    if "--format" not in command:
+        assert os.path.isfile(os.path.join(ctx.paths["/tmp/exp_cnn"], "saved_model.pb"))
+        return
+    written = json.loads(result.stdout.strip().splitlines()[-1])["path"]
+    assert written.startswith(ctx.user_run()) and os.path.getsize(written) > 10_000
+
+
+def explain(ctx, command, shown):
+    seven = ctx.tmp / "seven.png"
+    import tensorflow as tf
+
+    tf.io.write_file(str(seven), tf.io.encode_png(255 - ctx.mnist_digit()[..., None]))
+    result = ctx.run(command, cwd=str(ctx.tmp))
+    assert result.returncode == 0, result.stderr
+    assert_prints_as_shown(result.stdout, shown)
+    if "--json" in command:
+        assert json.loads(result.stdout.strip().splitlines()[-1])
+    else:
+        assert sorted(os.listdir(ctx.paths["/tmp/explain"])) == ["test_0.png", "test_321.png"]
+
+
+def serve(ctx, command, shown):
+    """A server: a real process on a free port, one page fetched, then Ctrl-C (SIGINT)."""
+    import signal
+    import time
+
+    from binaries import start_binary
+
+    name, args = binary_args(command, ctx.paths, ctx.user_run)
+    process = start_binary(name, *args, "--port=0")
+    try:
+        url, deadline = None, time.time() + 120
+        while url is None and time.time() < deadline:
+            line = process.stdout.readline()
+            match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            url = match and match.group(1)
+            if not line and process.poll() is not None:
+                break
+        assert url, process.stderr.read()
+        page = urllib.request.urlopen(url, timeout=30).read().decode()
+        assert "<canvas" in page
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
 
 
 def python_snippet(ctx, command, shown):
@@ -204,6 +263,8 @@ def keras_reference(ctx, command, shown):
 def benchmark(ctx, command, shown):
     """Its rows are child processes (each pays TensorFlow's import): cut to the fewest steps."""
     command = re.sub(r"--(warmup|steps)=\d+", r"--\1=1", command)
+    if "serve/" in command:
+        command += " --rounds=1 --repeats=1 --latency_calls=10"
     result = ctx.run(command, [f"--data_dir={ctx.mnist_dir}", "--eval_batch_size=5000"])
     assert result.returncode == 0, result.stderr
     assert_prints_as_shown(result.stdout, shown)
@@ -278,6 +339,8 @@ HANDLERS = [
     (r"^python bin/predict\.py ", predict),
     (r"^echo \$\?$", echo_status),
     (r"^python bin/export\.py ", export),
+    (r"^python bin/explain\.py ", explain),
+    (r"^python bin/serve\.py ", serve),
     (r"^python-snippet$", python_snippet),
     (r"^python bin/compare_keras\.py ", compare_keras),
     (r"^python bin/keras_reference\.py ", keras_reference),
@@ -301,8 +364,16 @@ def test_every_command_has_a_handler():
 
 
 @pytest.fixture
-def context(tmp_path, trained_run, real_mnist_dir, mnist):
+def context(tmp_path, trained_run, real_mnist_dir, mnist, request):
     ctx = Context(tmp_path, trained_run, str(real_mnist_dir))
+
+    def deployed_files():  # the user's exports, as the README's export commands write them
+        deployed = request.getfixturevalue("deployed")
+        run = ctx.user_run()
+        for fmt, name in (("litert_int8", "model_int8.tflite"), ("onnx", "model.onnx")):
+            shutil.copy(deployed[fmt].path, os.path.join(run, name))
+
+    ctx.deployed_files = deployed_files
     ctx.mnist_digit = lambda: mnist.x_test[0]
     ctx.mnist_label = lambda: int(mnist.y_test[0])
     return ctx

@@ -22,7 +22,8 @@ import dataclasses
 
 import numpy as np
 
-from mnist_tf import metrics
+import tensorflow as tf
+
 from mnist_tf.errors import MnistTfError
 from mnist_tf.training.evaluation import EvalResult
 
@@ -89,6 +90,6 @@ def evaluate_predictor(predictor, images, labels, num_classes: int = 10) -> Eval
     y = np.asarray(labels).astype(np.int64)
     p_true = np.clip(p[np.arange(len(y)), y], EPSILON, 1 - EPSILON)
     predictions = p.argmax(-1)
-    confusion = np.asarray(metrics.confusion_matrix(y, predictions, num_classes=num_classes))
+    confusion = np.asarray(tf.math.confusion_matrix(y, predictions, num_classes=num_classes))
     return EvalResult(float(np.mean(-np.log(p_true))), float(np.mean(predictions == y)),
                       len(y), confusion, predictions)

@@ -65,8 +65,12 @@ def epoch_images(writer, step: int, model, test_images, test_labels,
 def at_epoch_end(config, writer, step: int, model, test) -> None:
     """The training loop's hook: :func:`epoch_images` unless ``config.explain_images`` is off.
 
+    Under a mixed-precision policy the images are not drawn: the explanations' arithmetic
+    is float32 (or float64) throughout, and the layers would compute in bfloat16/float16;
+    ``bin/explain.py`` explains such a run's checkpoint afterwards.
+
     Args:
       test: (images uint8 [N, 28, 28], labels [N]), the run's test set.
     """
-    if config.explain_images:
+    if config.explain_images and config.precision == "float32":
         epoch_images(writer, step, model, *test)
