@@ -17,7 +17,9 @@ from mnist_tf.runs import saved_runs
 @pytest.fixture(scope="module")
 def explain_bin():
     """The bin/explain.py module, imported once (the caller's environment put back after)."""
-    saved = dict(os.environ)
+    from absl import flags
+
+    saved, defined = dict(os.environ), set(flags.FLAGS)
     sys.path.insert(0, os.path.join(binaries.ROOT, "bin"))
     try:
         module = importlib.import_module("explain")
@@ -27,6 +29,9 @@ def explain_bin():
         os.environ.update(saved)
     yield module
     module.FLAGS.unparse_flags()
+    for flag in set(flags.FLAGS) - defined:  # the next binary defines its own --model
+        delattr(flags.FLAGS, flag)
+    sys.modules.pop("explain", None)
 
 
 def _run(module, *args):
