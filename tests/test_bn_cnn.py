@@ -17,19 +17,14 @@ from binaries import run_main
 from keras_oracle import twins as keras_twins
 
 from mnist_tf import models
+from training_helpers import randomize_batch_norm
 
 BN_MODELS = ["bn_cnn", "keras_example_cnn_bn"]
 
 
 def _pair(name="bn_cnn"):
     ours = models.build(models.get(name, dropout_rate=0.0, seed=1))
-    rng = np.random.default_rng(0)
-    for layer in ours.layers:  # non-trivial BN statistics and affine parameters
-        if hasattr(layer, "moving_mean"):
-            layer.moving_mean.assign(rng.standard_normal(layer.moving_mean.shape) * 0.1)
-            layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape))
-            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape))
-            layer.beta.assign(rng.standard_normal(layer.beta.shape) * 0.1)
+    randomize_batch_norm(ours)  # non-trivial BN statistics and affine parameters
     return ours, keras_twins.copy_weights(ours, keras_twins.TWINS[name](dropout_rate=0.0))
 
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 from keras_oracle import twins as keras_twins
 
 from mnist_tf import models, precision
+from training_helpers import randomize_batch_norm
 
 
 def _pair(policy=None):
@@ -18,13 +19,7 @@ def _pair(policy=None):
     if policy:
         precision.set_policy(ours, policy)
     models.build(ours)
-    rng = np.random.default_rng(0)
-    for layer in ours.layers:  # non-trivial BN statistics and affine parameters
-        if hasattr(layer, "moving_mean"):
-            layer.moving_mean.assign(rng.standard_normal(layer.moving_mean.shape) * 0.1)
-            layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape))
-            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape))
-            layer.beta.assign(rng.standard_normal(layer.beta.shape) * 0.1)
+    randomize_batch_norm(ours)  # non-trivial BN statistics and affine parameters
     theirs = keras_twins.make_twin("fast_cnn", policy=policy)
     return ours, keras_twins.copy_weights(ours, theirs)
 

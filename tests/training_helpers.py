@@ -43,3 +43,15 @@ def weights(model_or_logdir) -> list:
 
         model_or_logdir, _ = saved_runs.load_model(str(model_or_logdir))
     return [v.numpy() for v in model_or_logdir.trainable_variables]
+
+
+def randomize_batch_norm(model, seed: int = 0) -> None:
+    """Non-trivial BN statistics and affine parameters in every BatchNormalization of ``model``,
+    so that a comparison with a Keras twin exercises them (fresh ones are 0, 1, 1, 0)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if hasattr(layer, "moving_mean"):
+            layer.moving_mean.assign(rng.standard_normal(layer.moving_mean.shape) * 0.1)
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape))
+            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape))
+            layer.beta.assign(rng.standard_normal(layer.beta.shape) * 0.1)
