@@ -110,6 +110,13 @@ flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES,
                   "default: one device. mirrored: tf.distribute.MirroredStrategy over all local "
                   "GPUs (or --num_cpu_devices logical CPUs). multi_worker: "
                   "MultiWorkerMirroredStrategy over the machines in the TF_CONFIG variable.")
+flags.DEFINE_float("collective_timeout", distribute.COLLECTIVE_TIMEOUT,
+                   "With --strategy=multi_worker: seconds a collective (the gradient all-reduce, "
+                   "a save, the agreement on a signal) waits for the other workers before it "
+                   "fails, so that a worker whose peer died exits with one line instead of "
+                   "hanging. Lower: a dead peer is noticed sooner; it must stay longer than "
+                   "any stretch one worker works alone (start-up skew, an epoch's end).",
+                   lower_bound=0.001)
 flags.DEFINE_integer("num_cpu_devices", 0,
                      "With --strategy=mirrored: split the CPU into this many logical devices, "
                      "one replica each (to try data parallelism without GPUs).", lower_bound=0)
@@ -139,7 +146,8 @@ def main(argv):
     if config.deterministic:  # process-wide, before the first kernel runs
         tf.config.experimental.enable_op_determinism()
     strategy = (None if FLAGS.strategy == "default"
-                else distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices))
+                else distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices,
+                                              timeout_seconds=FLAGS.collective_timeout))
     with Run(config, logdir, FLAGS.resume, strategy) as run:  # the lock and the one check
         if run.finished is not None:
             accuracy = run.finished.get("test_accuracy")

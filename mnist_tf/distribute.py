@@ -30,6 +30,7 @@ from mnist_tf import devices
 from mnist_tf.errors import MnistTfError, SettingError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+COLLECTIVE_TIMEOUT = 45.0  # seconds: see make_strategy's timeout_seconds
 
 
 class DistributeError(MnistTfError):
@@ -56,7 +57,7 @@ def _check_tf_config() -> dict:
 
 
 def make_strategy(kind: str = "default", num_cpu_devices: int = 0,
-                  timeout_seconds: float = 45.0):
+                  timeout_seconds: float = COLLECTIVE_TIMEOUT):
     """Builds the strategy ``kind`` names. Call before TensorFlow touches any device.
 
     Args:
@@ -65,7 +66,9 @@ def make_strategy(kind: str = "default", num_cpu_devices: int = 0,
         into this many logical devices, one replica each. 0: GPUs if any, else
         the one CPU.
       timeout_seconds: multi-worker collectives fail after this long, so a dead
-        peer is an error rather than a hang.
+        peer is an error rather than a hang (``--collective_timeout`` of
+        bin/train.py). Shorter notices a dead peer sooner; it must stay longer
+        than any stretch one worker works alone (start-up skew, an epoch's end).
     """
     if kind == "default":
         return tf.distribute.get_strategy()
