@@ -68,21 +68,17 @@ def bn_cnn(num_classes=10, dropout_rate=0.4):
         keras.layers.Dense(num_classes)])
 
 
-def _conv_pool_bn_relu(filters):
-    """Conv2D(filters, 3×3, no bias) → MaxPooling2D(2) → BatchNormalization → ReLU."""
-    conv, *bn_relu = _conv_bn_relu(filters)
-    return [conv, keras.layers.MaxPooling2D(2), *bn_relu]
-
-
 def fast_cnn(num_classes=10, dropout_rate=0.0):
-    """Conv 32 → pool → BN → ReLU, conv-BN-ReLU 64, conv 64 → pool → BN → ReLU, the
-    classifier (our ``models.fast_cnn``; no dropout layer, so ``dropout_rate`` must be 0)."""
+    """Conv 24@5×5 → pool → ReLU, conv 32@3×3 → pool → ReLU, Dense 256 (ReLU), Dense
+    (our ``models.fast_cnn``; no dropout layer, so ``dropout_rate`` must be 0)."""
     if dropout_rate:
         raise ValueError(f"fast_cnn has no dropout layer, got dropout_rate={dropout_rate}")
     return keras.Sequential([
         keras.Input((28, 28, 1)),
-        *_conv_pool_bn_relu(32), *_conv_bn_relu(64), *_conv_pool_bn_relu(64),
-        keras.layers.Flatten(), keras.layers.Dense(num_classes)])
+        keras.layers.Conv2D(24, 5), keras.layers.MaxPooling2D(2), keras.layers.Activation("relu"),
+        keras.layers.Conv2D(32, 3), keras.layers.MaxPooling2D(2), keras.layers.Activation("relu"),
+        keras.layers.Flatten(), keras.layers.Dense(256, activation="relu"),
+        keras.layers.Dense(num_classes)])
 
 
 # Our model name (``mnist_tf.models.MODELS``) → its twin's builder.
