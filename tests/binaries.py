@@ -82,7 +82,7 @@ def _restore_keras(state):
     import keras
 
     policy, floatx = state or (None, "float32")
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # free_memory: a full gc.collect() each call
     keras.config.set_floatx(floatx)
     if policy is not None:
         global_state.set_global_attribute("dtype_policy", policy)
@@ -99,11 +99,15 @@ def run_main(name, *args, cwd=None, stdin=None, env=None) -> subprocess.Complete
     the next call defines them again with their defaults. ``sys.stdout``/``sys.stderr`` are
     captured (not what C++ code writes on file descriptors 1 and 2). ``cwd`` (default: the
     repository), ``env`` (added to ``os.environ``, without ``TF_CPP_MIN_LOG_LEVEL`` as in
-    ``child_env``), the logging levels and Keras's global policy are restored afterwards.
+    ``child_env``), the logging levels, Keras's global policy and TensorFlow's op determinism
+    (``--deterministic``) are restored afterwards.
     """
     from absl import app, flags
     from absl import logging as absl_logging
     import logging
+
+    # TensorFlow's switch for --deterministic is process-wide; its public API can only set it
+    from tensorflow.python.framework import config as tf_config
 
     app.define_help_flags()  # absl defines them once per process: keep them across calls
     flag_names, modules = set(flags.FLAGS), set(_bin_modules())
@@ -112,6 +116,7 @@ def run_main(name, *args, cwd=None, stdin=None, env=None) -> subprocess.Complete
     saved_levels = {name_: logging.getLogger(name_).level for name_ in ("tensorflow", "absl")}
     saved_verbosity = absl_logging.get_verbosity()
     keras_state = _keras_state()
+    deterministic = tf_config.is_op_determinism_enabled()  # train.py --deterministic sets it
     if keras_state is not None:  # as in a new process: no policy yet, it follows floatx
         from keras.src.backend.common import global_state
 
@@ -151,6 +156,8 @@ def run_main(name, *args, cwd=None, stdin=None, env=None) -> subprocess.Complete
             logging.getLogger(name_).setLevel(level)
         absl_logging.set_verbosity(saved_verbosity)
         _restore_keras(keras_state)
+        if not deterministic and tf_config.is_op_determinism_enabled():
+            tf_config.disable_op_determinism()
     return subprocess.CompletedProcess([sys.executable, path, *args], returncode,
                                        out.getvalue(), err.getvalue())
 

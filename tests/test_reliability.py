@@ -1,13 +1,16 @@
-"""Issue 16, runs and checkpoints: faults a user (or the machine) causes, each reproduced.
+"""Runs and checkpoints: faults a user (or the machine) causes, each reproduced.
 
-In-process on small synthetic data where a binary is not needed; the binary
-tests train a few steps on the cached MNIST (``--data_dir`` verifies the real
-checksums, so tiny synthetic files cannot stand in for it there).
+In-process on small synthetic data, the binaries too (``run_main``); they read the same
+digits through the source chain from Keras's cache (:func:`data_env`), which has no
+canonical checksum (``--data_dir``'s files must match the real ones). A real process only
+where it alone shows the fault: a SIGKILLed holder of the logdir's lock here; a second
+trainer beside a live one, and the signals, in test_interrupts.py.
 """
 
 import argparse
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -18,9 +21,9 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
-from binaries import assert_one_line_error, run_binary, start_binary
+from binaries import assert_one_line_error, run_main
 from mnist_tf.errors import SettingError
-from mnist_tf.runs import layout, resume, saved_runs
+from mnist_tf.runs import resume, saved_runs
 from mnist_tf.training import config as config_lib, summaries
 from mnist_tf.training.config import TrainConfig
 from mnist_tf.training.loop import train_and_evaluate
@@ -28,12 +31,23 @@ from mnist_tf.runs.lock import LogdirInUseError, LogdirLock
 from mnist_tf.training.state import DivergedError
 from training_helpers import synthetic_mnist
 
-QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False)
+QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False, explain_images=False)
 
 
 def _weights(logdir):
     model, _ = saved_runs.load_model(str(logdir))
     return [v.numpy() for v in model.trainable_variables]
+
+
+def data_env(directory, data) -> dict:
+    """The environment in which a binary loads ``data`` (``MnistArrays``) as MNIST: an empty
+    cache (``$MNIST_TF_DATA``), then Keras's cache ``$KERAS_HOME/datasets/mnist.npz`` holding
+    ``data``, the source chain's third source (``mnist_tf.data.sources``)."""
+    directory = pathlib.Path(directory)
+    (directory / "keras_home" / "datasets").mkdir(parents=True, exist_ok=True)
+    np.savez(directory / "keras_home" / "datasets" / "mnist.npz", **data._asdict())
+    return {"KERAS_HOME": str(directory / "keras_home"),
+            "MNIST_TF_DATA": str(directory / "no_cache")}
 
 
 class Log(list):
@@ -44,15 +58,10 @@ class Log(list):
         return "\n".join(self)
 
 
-# 1. One trainer per logdir.
+# 1. One trainer per logdir (a second trainer beside a live one: test_interrupts.py).
 
-def test_the_logdir_lock_is_released_after_a_run_and_after_a_sigkill(tmp_path):
+def test_a_held_logdir_is_refused_naming_the_holder_and_freed_by_its_sigkill(tmp_path):
     logdir = tmp_path / "run"
-    train_and_evaluate(QUICK.replace(epochs=1, steps_per_epoch=2), str(logdir),
-                       data=synthetic_mnist(), log=Log())
-    with LogdirLock(str(logdir)):  # free once the run has returned
-        pass
-
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from mnist_tf.runs.lock import LogdirLock; "
          "LogdirLock(sys.argv[1]).__enter__(); print('locked', flush=True); time.sleep(600)",
@@ -70,26 +79,6 @@ def test_the_logdir_lock_is_released_after_a_run_and_after_a_sigkill(tmp_path):
         assert (logdir / ".lock").read_text().strip() == str(os.getpid())
 
 
-def test_a_second_trainer_on_a_live_run_is_refused_naming_its_pid(tmp_path):
-    logdir = tmp_path / "run"
-    args = ["--device=cpu", f"--logdir={logdir}", "--noexport", "--epochs=100000",
-            "--steps_per_epoch=5", "--batch_size=8", "--validation_split=0.01"]
-    first = start_binary("train", *args)
-    try:
-        deadline = time.time() + 120
-        while not (logdir / "config.json").exists() and time.time() < deadline:
-            assert first.poll() is None, first.communicate()
-            time.sleep(0.1)
-        for second_args in (args, args + ["--resume"]):
-            second = run_binary("train", *second_args)
-            assert_one_line_error(second, str(logdir), f"PID {first.pid}", "in use")
-            assert "device:" not in second.stdout and "logdir:" not in second.stdout
-            assert first.poll() is None
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-
-
 # 2. A run killed before its first checkpoint.
 
 def test_resuming_a_run_with_no_checkpoint_starts_it_from_the_beginning(tmp_path):
@@ -103,11 +92,16 @@ def test_resuming_a_run_with_no_checkpoint_starts_it_from_the_beginning(tmp_path
                                  log=log)
     assert "starting the run from the beginning, with its saved config" in log.text()
     assert metrics["steps"] == 3 and metrics["epochs_run_this_session"] == 1
+    with LogdirLock(str(logdir)):  # free once the run has returned
+        pass
 
 
 # 3. Missing or damaged checkpoint state; leftovers of killed saves and exports.
 
-def test_checkpoints_are_found_from_their_files_and_a_damaged_newest_is_skipped(tmp_path):
+def test_checkpoints_are_found_from_their_files_a_damaged_newest_is_skipped_and_leftovers_go(
+        tmp_path):
+    """The newest checkpoint is found without the ``checkpoint`` index file, and a truncated
+    newest one is passed over; what a killed save or export left is removed at the next start."""
     data = synthetic_mnist()
     logdir = tmp_path / "run"
     config = QUICK.replace(epochs=4, steps_per_epoch=2, keep_checkpoints=3)
@@ -119,9 +113,18 @@ def test_checkpoints_are_found_from_their_files_and_a_damaged_newest_is_skipped(
     (ckpts / "checkpoint").unlink()  # the index file gone: the files still say where
     assert saved_runs.find_checkpoint(str(logdir)) == str(ckpts / "ckpt-4")
     os.remove(logdir / "metrics.json")  # as if killed in the final test
+    leftovers = [ckpts / "ckpt-5_temp", logdir / ".export.tmp-4242-0badcafe"]
+    for directory in leftovers:
+        directory.mkdir()
+        (directory / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 100)
+    for path in (ckpts / "checkpoint.tmp0123abcd", logdir / "metrics.json.tmp"):
+        path.write_text("half")
+        leftovers.append(path)
     log = Log()
     train_and_evaluate(config.replace(epochs=5), str(logdir), data=data, resume=True, log=log)
     assert f"resumed from {ckpts / 'ckpt-4'}: 4 epochs" in log.text()
+    assert "removed what a killed save or export left" in log.text()
+    assert not any(path.exists() for path in leftovers)
     assert tf.train.latest_checkpoint(str(ckpts)) == str(ckpts / "ckpt-5")
 
     shard = next(ckpts.glob("ckpt-5.data-*"))  # the newest truncated: the one before it is used
@@ -138,37 +141,18 @@ def test_checkpoints_are_found_from_their_files_and_a_damaged_newest_is_skipped(
     assert saved_runs.find_checkpoint(str(logdir)) == str(ckpts / "ckpt-6")
 
 
-def test_leftovers_of_a_killed_save_and_export_are_removed_at_the_next_start(tmp_path):
-    data = synthetic_mnist()
-    logdir = tmp_path / "run"
-    config = QUICK.replace(epochs=1, steps_per_epoch=2)
-    train_and_evaluate(config, str(logdir), data=data, log=Log())
-    ckpts = logdir / "checkpoints"
-    leftovers = [ckpts / "ckpt-2_temp", logdir / ".export.tmp-4242-0badcafe"]
-    for directory in leftovers:
-        directory.mkdir()
-        (directory / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 100)
-    for path in (ckpts / "checkpoint.tmp0123abcd", logdir / "metrics.json.tmp"):
-        path.write_text("half")
-        leftovers.append(path)
-    log = Log()
-    train_and_evaluate(config.replace(epochs=2), str(logdir), data=data, resume=True, log=log)
-    assert "removed what a killed save or export left" in log.text()
-    assert not any(path.exists() for path in leftovers)
-    assert (ckpts / "ckpt-2.index").exists()
-
-
 # 4. Divergence, end to end.
 
 def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_good_checkpoint(tmp_path):
-    logdir = tmp_path / "run"
+    data, logdir = synthetic_mnist(), tmp_path / "run"
     common = ["--device=cpu", f"--logdir={logdir}", "--batch_size=16", "--steps_per_epoch=18",
-              "--validation_split=0.01", "--log_every=2", "--optimizer=sgd"]
-    assert run_binary("train", *common, "--epochs=1", "--noexport").returncode == 0
+              "--validation_split=0.01", "--log_every=2", "--optimizer=sgd", "--noexplain_images"]
+    env = data_env(tmp_path, data)
+    assert run_main("train", *common, "--epochs=1", "--noexport", env=env).returncode == 0
     good, record = _weights(logdir), (logdir / "metrics.json").read_bytes()
     # More epochs at a rate that diverges within a few steps (NaN by the 4th).
-    result = run_binary("train", *common, "--resume", "--epochs=3", "--learning_rate=1e8",
-                        "--export")
+    result = run_main("train", *common, "--resume", "--epochs=3", "--learning_rate=1e8",
+                      "--export", env=env)
     assert_one_line_error(result, "by step", "diverged", "smaller learning rate")
     assert result.returncode == 1
     step = int(result.stderr.split("by step ")[1].split(":")[0])
@@ -186,37 +170,37 @@ def test_the_loop_raises_diverged_within_log_every_steps():
         train_and_evaluate(config, "ram://diverged/run", data=synthetic_mnist(), log=Log())
 
 
-# 5, 5b. Resuming with fewer epochs; resuming a finished run.
-
-def test_resume_with_fewer_epochs_than_done_is_refused_and_changes_nothing(tmp_path):
-    logdir = tmp_path / "run"
-    train_and_evaluate(QUICK.replace(steps_per_epoch=2), str(logdir), data=synthetic_mnist(),
-                       log=Log())
-    before = {name: (logdir / name).read_bytes() for name in ("config.json", "metrics.json")}
-    os.remove(logdir / "metrics.json")  # even killed before its report, the checkpoint says 2
-    with pytest.raises(SettingError, match="epochs must be at least 2") as error:
-        train_and_evaluate(QUICK.replace(steps_per_epoch=2, epochs=1), str(logdir),
-                           data=synthetic_mnist(), resume=True, log=Log())
-    assert error.value.setting == "epochs" and "\n" not in str(error.value)
-    assert (logdir / "config.json").read_bytes() == before["config.json"]
-
+# 5, 5b. Resuming a finished run; resuming with fewer epochs.
 
 def _event_files(logdir):
     return sorted(str(p.relative_to(logdir)) for p in logdir.rglob("*tfevents*"))
 
 
-def test_a_finished_run_is_left_alone_and_more_epochs_accumulate_its_figures(tmp_path):
+def test_a_finished_run_is_left_alone_fewer_epochs_are_refused_more_accumulate(tmp_path):
     data = synthetic_mnist()
     logdir = tmp_path / "run"
     config = QUICK.replace(steps_per_epoch=3)
     first = train_and_evaluate(config, str(logdir), data=data, log=Log())
-    record = (logdir / "metrics.json").read_bytes()
+    record = {name: (logdir / name).read_bytes() for name in ("config.json", "metrics.json")}
     events = {name: (logdir / name).read_bytes() for name in _event_files(logdir)}
     log = Log()
     again = train_and_evaluate(config, str(logdir), data=data, resume=True, log=log)
     assert "is a finished run of 2 epochs: nothing to train" in log.text()
-    assert again == first and (logdir / "metrics.json").read_bytes() == record
+    assert again == first and (logdir / "metrics.json").read_bytes() == record["metrics.json"]
     assert {name: (logdir / name).read_bytes() for name in _event_files(logdir)} == events
+
+    # bin/train.py refuses fewer epochs, or reports the finished run, before its device line.
+    for epochs in (1, 2):
+        result = run_main("train", "--device=cpu", f"--logdir={logdir}", "--resume",
+                          f"--epochs={epochs}")
+        if epochs == 1:
+            assert_one_line_error(result, "--epochs must be at least 2", "has done already")
+            assert result.returncode == 2
+        else:
+            assert result.returncode == 0, result.stderr
+            assert "is finished" in result.stdout and "nothing to do" in result.stdout
+        assert "device:" not in result.stdout and "logdir:" not in result.stdout
+        assert {name: (logdir / name).read_bytes() for name in record} == record
 
     time.sleep(0.2)
     more = train_and_evaluate(config.replace(epochs=3), str(logdir), data=data, resume=True,
@@ -227,25 +211,13 @@ def test_a_finished_run_is_left_alone_and_more_epochs_accumulate_its_figures(tmp
     test_points = _scalars(logdir / "test")["epoch/accuracy"]
     assert sorted(test_points) == [2, 3]  # the first session's test result stays
 
-
-@pytest.mark.parametrize("epochs,expected", [("1", "--epochs must be at least 2"),
-                                             ("2", "is finished")])
-def test_bin_refuses_or_reports_a_finished_run_before_printing_its_device(tmp_path, epochs,
-                                                                          expected):
-    logdir = tmp_path / "run"
-    args = ["--device=cpu", f"--logdir={logdir}", "--noexport", "--steps_per_epoch=3",
-            "--batch_size=16", "--validation_split=0.01"]
-    assert run_binary("train", *args, "--epochs=2").returncode == 0
-    record = {name: (logdir / name).read_bytes() for name in ("config.json", "metrics.json")}
-    result = run_binary("train", *args, "--resume", f"--epochs={epochs}")
-    if epochs == "1":
-        assert_one_line_error(result, expected, "has done already")
-        assert result.returncode == 2
-    else:
-        assert result.returncode == 0, result.stderr
-        assert expected in result.stdout and "nothing to do" in result.stdout
-    assert "device:" not in result.stdout and "logdir:" not in result.stdout
-    assert {name: (logdir / name).read_bytes() for name in record} == record
+    saved_config = (logdir / "config.json").read_bytes()
+    os.remove(logdir / "metrics.json")  # even killed before its report, the checkpoint says 3
+    with pytest.raises(SettingError, match="epochs must be at least 3") as error:
+        train_and_evaluate(config.replace(epochs=2), str(logdir), data=data, resume=True,
+                           log=Log())
+    assert error.value.setting == "epochs" and "\n" not in str(error.value)
+    assert (logdir / "config.json").read_bytes() == saved_config
 
 
 # 6. Killed mid-epoch: resumed from the batch after the checkpoint, each event once.
@@ -268,6 +240,9 @@ class Killed(Exception):
 
 def test_killed_mid_epoch_resumes_after_its_checkpoint_with_each_event_once(tmp_path,
                                                                            monkeypatch):
+    """A run killed after a mid-epoch checkpoint refuses to resume with another batching of
+    that epoch, resumes with its own, and ends as a run never killed; at an epoch's end a
+    longer run may take another batch size."""
     data = synthetic_mnist()  # 461 training images: 15 steps of 32 per epoch
     config = QUICK.replace(checkpoint_every_steps=4, histogram_every=5)
     straight = tmp_path / "straight"
@@ -287,6 +262,13 @@ def test_killed_mid_epoch_resumes_after_its_checkpoint_with_each_event_once(tmp_
         train_and_evaluate(config, str(killed), data=data, log=Log())
     assert 22 in _scalars(killed / "train")["step/loss"]
     monkeypatch.setattr(summaries, "step_scalars", original)
+    for name, value in [("batch_size", 16), ("steps_per_epoch", 5), ("validation_split", 0.2),
+                        ("seed", 1)]:  # another batching of the epoch in flight: refused
+        with pytest.raises(SettingError, match=f"^{name} cannot change from .* inside an epoch: "
+                                               f".*ckpt-6 was saved after 5 batches of epoch 2; "
+                                               f"resume with"):
+            train_and_evaluate(config.replace(**{name: value}), str(killed), data=data,
+                               resume=True, log=Log())
 
     log = Log()
     metrics = train_and_evaluate(config, str(killed), data=data, resume=True, log=log)
@@ -306,34 +288,9 @@ def test_killed_mid_epoch_resumes_after_its_checkpoint_with_each_event_once(tmp_
             assert len(steps) == len(set(steps)), (run, tag, steps)
     assert len(_scalars(killed / "train")["gradients/conv2d/kernel"]) == 6  # every 5 steps
 
-
-def test_a_mid_epoch_checkpoint_refuses_a_new_batching_and_an_epoch_end_allows_it(
-        tmp_path, monkeypatch):
-    data, logdir = synthetic_mnist(), tmp_path / "run"
-    config = QUICK.replace(checkpoint_every_steps=4)
-    original = summaries.step_scalars
-
-    def kill_at_step_6(writer, step, *args):  # after the checkpoint at step 4 (epoch 1)
-        original(writer, step, *args)
-        if step == 6:
-            raise Killed()
-
-    monkeypatch.setattr(summaries, "step_scalars", kill_at_step_6)
-    with pytest.raises(Killed):
-        train_and_evaluate(config, str(logdir), data=data, log=Log())
-    monkeypatch.setattr(summaries, "step_scalars", original)
-    for name, value in [("batch_size", 16), ("steps_per_epoch", 5), ("validation_split", 0.2),
-                        ("seed", 1)]:
-        with pytest.raises(SettingError, match=f"^{name} cannot change from .* inside an epoch: "
-                                               f".*ckpt-1 was saved after 4 batches of epoch 1; "
-                                               f"resume with"):
-            train_and_evaluate(config.replace(**{name: value}), str(logdir), data=data,
-                               resume=True, log=Log())
-    # The same batching resumes; at the end of epoch 2 (a checkpoint at an epoch's end) a
-    # longer run may take another batch size.
-    train_and_evaluate(config, str(logdir), data=data, resume=True, log=Log())
-    metrics = train_and_evaluate(config.replace(epochs=3, batch_size=16), str(logdir), data=data,
-                                 resume=True, log=Log())
+    # At the end of epoch 2 (a checkpoint at an epoch's end) a longer run may batch anew.
+    metrics = train_and_evaluate(config.replace(epochs=3, batch_size=16), str(killed),
+                                 data=data, resume=True, log=Log())
     assert metrics["epochs"] == 3
 
 
