@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import runpy
+import signal
 import subprocess
 import sys
 import traceback
@@ -32,18 +33,26 @@ def child_env(env=None) -> dict:
     return full_env
 
 
+def _default_sigint():
+    """In the child, before it runs: SIGINT's default action. A suite started in the background
+    by a shell (or by CI) runs with SIGINT ignored, a child inherits that, and Python then
+    never turns SIGINT into KeyboardInterrupt: the signal tests would wait in vain."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_binary(name, *args, env=None, timeout=600, **kwargs):
     """Runs ``python bin/<name>.py args...``; returns the CompletedProcess (text mode)."""
     return subprocess.run([sys.executable, os.path.join(ROOT, "bin", f"{name}.py"), *args],
                           capture_output=True, text=True, timeout=timeout, env=child_env(env),
-                          cwd=kwargs.pop("cwd", ROOT), **kwargs)
+                          cwd=kwargs.pop("cwd", ROOT), preexec_fn=_default_sigint, **kwargs)
 
 
 def start_binary(name, *args, env=None, **kwargs):
     """Starts ``python bin/<name>.py args...`` in the background (a Popen)."""
     return subprocess.Popen([sys.executable, os.path.join(ROOT, "bin", f"{name}.py"), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=child_env(env), cwd=kwargs.pop("cwd", ROOT), **kwargs)
+                            env=child_env(env), cwd=kwargs.pop("cwd", ROOT),
+                            preexec_fn=_default_sigint, **kwargs)
 
 
 def assert_one_line_error(result, *fragments):

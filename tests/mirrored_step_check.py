@@ -1,10 +1,8 @@
-"""Run in a fresh process (logical devices must be set before TensorFlow starts): the library's
-``make_train_step`` under MirroredStrategy on 2 logical CPUs against the same step on one
-device, for Adam and Nesterov momentum, under float32 and mixed_float16 loss scaling, and with
-dropout on: the weights after each step and the gradients each step returns (for TensorBoard's
-histograms). Prints a JSON report."""
-
-import json
+"""The library's ``make_train_step`` under MirroredStrategy on 2 logical CPUs against the same
+step on one device, for Adam and Nesterov momentum, under float32 and mixed_float16 loss
+scaling, and with dropout on: the weights after each step and the gradients each step returns
+(for TensorBoard's histograms). ``report()`` runs it in the test's process, whose CPU
+``conftest`` splits into the two logical devices before TensorFlow starts."""
 
 import numpy as np
 import tensorflow as tf
@@ -43,7 +41,9 @@ def largest_difference(a, b) -> float:
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
 
 
-def main():
+def report() -> dict:
+    """{"replicas", one entry per optimizer and policy: {"steps", "spread", "max_difference",
+    "gradient_difference", "gradient_scale"}, "dropout_spread"}."""
     strategy = distribute.make_strategy("mirrored", num_cpu_devices=2)
     rng = np.random.default_rng(0)
     images = rng.random((64 * STEPS, 28, 28, 1), dtype=np.float32)
@@ -63,8 +63,4 @@ def main():
                         "gradient_difference": largest_difference(mirrored_grads, single_grads),
                         "gradient_scale": max(float(np.max(np.abs(g))) for g in single_grads)}
     result["dropout_spread"] = train(strategy, adam, images, labels, dropout_rate=0.5)[2]
-    print(json.dumps(result))
-
-
-if __name__ == "__main__":
-    main()
+    return result

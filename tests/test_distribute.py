@@ -1,26 +1,17 @@
 """tf.distribute: a mirrored step equals a single-device step; TF_CONFIG errors (two workers
 training together: test_workers.py)."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from binaries import ROOT, assert_one_line_error, child_env, run_main, start_binary
+import mirrored_step_check
+from binaries import assert_one_line_error, run_main
 from mnist_tf import distribute
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def test_mirrored_steps_on_two_logical_cpus_equal_single_device_steps():
-    """make_train_step under MirroredStrategy (2 logical CPUs, set before TensorFlow starts,
-    hence a fresh process) against the same step on one device."""
-    result = subprocess.run([sys.executable, os.path.join(HERE, "mirrored_step_check.py")],
-                            capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    """make_train_step under MirroredStrategy (the 2 logical CPUs conftest splits the CPU into)
+    against the same step on one device."""
+    report = mirrored_step_check.report()
     assert report["replicas"] == 2
     for name in ("adam", "nesterov", "adam_mixed_float16"):
         assert report[name]["steps"] == 2

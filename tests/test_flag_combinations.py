@@ -2,8 +2,9 @@
 
 Not every product of the settings: a covering set, in which every value of each setting that
 changes the loop's path (precision × gradients × steps_per_loop × jit × model × optimizer and
-schedule × augmentation × histograms × profile × resume, one device and mirrored) appears at
-least once. Mirrored runs use the two logical CPUs ``conftest`` splits the CPU into.
+schedule × augmentation × histograms × profile × explain images × resume, one device and
+mirrored) appears at least once. Mirrored runs use the two logical CPUs ``conftest`` splits
+the CPU into.
 """
 
 import json
@@ -20,7 +21,8 @@ from mnist_tf.training.config import TrainConfig
 from mnist_tf.training.loop import train_and_evaluate
 from training_helpers import step_graph_functions, synthetic_mnist
 
-SMALL = TrainConfig(epochs=1, batch_size=32, steps_per_epoch=4, log_every=2, export=False)
+SMALL = TrainConfig(epochs=1, batch_size=32, steps_per_epoch=4, log_every=2, export=False,
+                    explain_images=False)  # on in one run: a few CPU-seconds each
 
 COMBINATIONS = {
     "bfloat16-manual-loop3-cnn_bn-momentum-cosine-augment": dict(
@@ -32,9 +34,9 @@ COMBINATIONS = {
         precision="mixed_float16", steps_per_loop=2, histogram_every=2, model="bn_cnn",
         optimizer="adamw", lr_schedule="one_cycle", warmup_steps=2, label_smoothing=0.1,
         profile=True),
-    "mirrored-float32-manual-loop3-sgd-exponential": dict(
+    "mirrored-float32-manual-loop3-sgd-exponential-explain": dict(
         strategy=True, gradients="manual", steps_per_loop=3, optimizer="sgd",
-        learning_rate=0.05, lr_schedule="exponential"),
+        learning_rate=0.05, lr_schedule="exponential", explain_images=True),
     "mirrored-float16-tape-histograms": dict(
         strategy=True, precision="mixed_float16", histogram_every=1),
 }

@@ -1,14 +1,6 @@
-"""LossScaleOptimizer against keras.optimizers.LossScaleOptimizer, and its pieces.
-
-Run as a script (``python tests/test_loss_scale.py mirrored``) it checks the
-replica-context path on 2 logical CPUs: logical devices must be configured
-before TensorFlow starts, so the test runs it in a fresh process.
+"""LossScaleOptimizer against keras.optimizers.LossScaleOptimizer, and its pieces, and its
+replica-context path on the 2 logical CPUs conftest splits the CPU into.
 """
-
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -171,19 +163,6 @@ def test_rejects_zero_growth_steps():
 
 
 def test_mirrored_replicas_agree_on_a_skip():
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), "mirrored"],
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["replicas"] == 2
-    # Step 1: replica 1 alone saw an inf; both skipped and halved S. Step 2: finite, applied.
-    assert report["scales"] == [[512.0, 512.0], [512.0, 512.0]]
-    assert report["iterations"] == [[0, 0], [1, 1]]
-    assert report["skipped_moved"] == 0.0 and report["copies_differ"] == 0.0
-    assert report["applied_moved"] > 0.0
-
-
-def _mirrored_check():
     """One skipped step (inf on replica 1 only), then one applied step, on 2 logical CPUs."""
     from mnist_tf import distribute
 
@@ -205,6 +184,7 @@ def _mirrored_check():
     def snapshot(v):
         return [x.numpy().tolist() for x in strategy.experimental_local_results(v)]
 
+    assert strategy.num_replicas_in_sync == 2
     start = variable.numpy()
     scales, iterations = [], []
     step(tf.constant(True))
@@ -215,12 +195,9 @@ def _mirrored_check():
     applied = np.array(snapshot(variable))
     scales.append(snapshot(optimizer.dynamic_scale))
     iterations.append(snapshot(optimizer.iterations))
-    print(json.dumps({"replicas": strategy.num_replicas_in_sync, "scales": scales,
-                      "iterations": iterations,
-                      "skipped_moved": float(np.max(np.abs(skipped - start))),
-                      "applied_moved": float(np.max(np.abs(applied - start))),
-                      "copies_differ": float(np.max(np.abs(applied[0] - applied[1])))}))
-
-
-if __name__ == "__main__" and sys.argv[1:] == ["mirrored"]:
-    _mirrored_check()
+    # Step 1: replica 1 alone saw an inf; both skipped and halved S. Step 2: finite, applied.
+    assert scales == [[512.0, 512.0], [512.0, 512.0]]
+    assert iterations == [[0, 0], [1, 1]]
+    assert np.max(np.abs(skipped - start)) == 0.0  # the skipped step moved nothing
+    assert np.max(np.abs(applied[0] - applied[1])) == 0.0  # the copies stay equal
+    assert np.max(np.abs(applied - start)) > 0.0

@@ -2,24 +2,16 @@
 
 Same weights, same inputs: outputs in both modes, gradients with respect to the
 input, γ and β, and the moving statistics after 20 training calls. Under
-MirroredStrategy (2 logical CPUs, in a subprocess) each replica uses its own batch
+MirroredStrategy (the 2 logical CPUs conftest splits the CPU into) each replica uses its own batch
 statistics and the moving statistics read outside the replicas are their mean.
 """
-
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_tf import layers
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mnist_tf import distribute, layers
 
 
 def _x(shape, seed=0, dtype=np.float32):
@@ -136,14 +128,8 @@ def test_tf_function_equals_eager_and_half_precision_computes_in_float32():
     assert y.dtype == tf.bfloat16 and half.gamma.dtype == tf.float32
 
 
-DISTRIBUTED = textwrap.dedent("""
-    import json
-    import mnist_tf
-    import numpy as np
-    import tensorflow as tf
-    from mnist_tf import devices, layers
-
-    strategy = tf.distribute.MirroredStrategy(devices.split_cpu(2))
+def test_under_mirrored_strategy_each_replica_uses_its_own_batch_statistics():
+    strategy = distribute.make_strategy("mirrored", num_cpu_devices=2)
     with strategy.scope():
         bn = layers.BatchNormalization(momentum=0.5, center=False, scale=False)
         bn(tf.zeros((1, 2)))
@@ -154,28 +140,13 @@ DISTRIBUTED = textwrap.dedent("""
                                                        .batch(8))
     step = tf.function(lambda x: strategy.run(lambda x: bn(x, training=True), args=(x,)))
     outputs = strategy.experimental_local_results(step(next(iter(dataset))))
-    print(json.dumps({
-        "replicas": strategy.num_replicas_in_sync,
-        "output_means": [o.numpy().mean(0).tolist() for o in outputs],
-        "batch_means": [x[:4].mean(0).tolist(), x[4:].mean(0).tolist()],
-        "local_moving_means": [v.numpy().tolist()
-                               for v in strategy.experimental_local_results(bn.moving_mean)],
-        "moving_mean": bn.moving_mean.numpy().tolist(),
-        "inference_mean": bn(x[4:]).numpy().mean(0).tolist()}))
-""")
-
-
-def test_under_mirrored_strategy_each_replica_uses_its_own_batch_statistics():
-    result = subprocess.run([sys.executable, "-c", DISTRIBUTED], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["replicas"] == 2
+    assert strategy.num_replicas_in_sync == 2
     # Each replica's output is centred by its own half's mean (per-replica statistics).
-    np.testing.assert_allclose(report["output_means"], 0, atol=1e-5)
+    np.testing.assert_allclose([o.numpy().mean(0) for o in outputs], 0, atol=1e-5)
     # Each copy of the moving mean moved halfway (momentum 0.5) to its own batch's mean ...
-    np.testing.assert_allclose(report["local_moving_means"],
-                               np.array(report["batch_means"]) * 0.5, rtol=1e-5)
+    local_moving_means = [v.numpy() for v in strategy.experimental_local_results(bn.moving_mean)]
+    np.testing.assert_allclose(local_moving_means,
+                               np.array([x[:4].mean(0), x[4:].mean(0)]) * 0.5, rtol=1e-5)
     # ... and a read outside the replicas (evaluation, checkpoints) is their mean.
-    np.testing.assert_allclose(report["moving_mean"],
-                               np.mean(report["local_moving_means"], axis=0), rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean(local_moving_means, axis=0),
+                               rtol=1e-5)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -17,7 +18,9 @@ from mnist_tf.training.step_metrics import StepMetrics
 from mnist_tf.training.step import make_eval_step, make_train_step
 from training_helpers import synthetic_mnist
 
-QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False)
+# explain/* images off: a few CPU-seconds an epoch end, tested in test_explain_summaries.py
+# and test_tensorboard.py
+QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False, explain_images=False)
 
 
 def quiet(*_):
@@ -105,9 +108,21 @@ def test_eval_step_matches_a_direct_computation():
     np.testing.assert_array_equal(out["predictions"].numpy(), predicted)
 
 
-def test_a_run_learns_and_writes_metrics_and_checkpoints(tmp_path):
-    logdir = str(tmp_path / "run")
-    metrics = train_and_evaluate(QUICK, logdir, data=synthetic_mnist(), log=quiet)
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One QUICK run, for the tests that read it or resume a copy: (logdir, metrics, data)."""
+    data = synthetic_mnist()
+    logdir = str(tmp_path_factory.mktemp("quick") / "run")
+    return logdir, train_and_evaluate(QUICK, logdir, data=data, log=quiet), data
+
+
+# the tests of one quick_run on one pytest-xdist worker (it trains once)
+shares_quick_run = pytest.mark.xdist_group("test_training_quick_run")
+
+
+@shares_quick_run
+def test_a_run_learns_and_writes_metrics_and_checkpoints(quick_run):
+    logdir, metrics, _ = quick_run
     assert metrics["test_accuracy"] > 0.9
     saved = json.loads(open(os.path.join(logdir, "metrics.json")).read())
     assert saved["test_accuracy"] == metrics["test_accuracy"]
@@ -118,14 +133,21 @@ def test_a_run_learns_and_writes_metrics_and_checkpoints(tmp_path):
     assert tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints")).endswith("ckpt-2")
 
 
-def test_resumed_after_the_last_epoch_its_figures_come_from_the_checkpoint(tmp_path):
+@shares_quick_run
+def test_metrics_json_reports_peak_memory(quick_run):
+    _, metrics, _ = quick_run
+    assert 100 < metrics["peak_rss_mb"] < 4000
+
+
+@shares_quick_run
+def test_resumed_after_the_last_epoch_its_figures_come_from_the_checkpoint(quick_run, tmp_path):
     """Resumed after the last epoch (as after a kill during the final test or export, before
     metrics.json): nothing is trained, the last epoch's training and validation figures come
     from the checkpoint. (A resumed run equals an uninterrupted one: test_train_bin.py, after
     a SIGKILL, and test_reliability.py, mid-epoch.)"""
-    data = synthetic_mnist()
+    finished, metrics, data = quick_run
     logdir = str(tmp_path / "run")
-    metrics = train_and_evaluate(QUICK, logdir, data=data, log=quiet)
+    shutil.copytree(finished, logdir)
     os.remove(os.path.join(logdir, "metrics.json"))
     again = train_and_evaluate(QUICK, logdir, data=data, resume=True, log=quiet)
     assert again["epochs_run_this_session"] == 0
@@ -134,12 +156,16 @@ def test_resumed_after_the_last_epoch_its_figures_come_from_the_checkpoint(tmp_p
 
 
 def test_a_checkpoint_dir_outside_the_logdir_is_found_again(tmp_path):
+    """A run whose checkpoints are elsewhere is found from its logdir: to resume it, and to
+    refuse a new run there without resume."""
     data = synthetic_mnist()
     config = QUICK.replace(epochs=1, checkpoint_dir=str(tmp_path / "elsewhere"))
     train_and_evaluate(config, str(tmp_path / "run"), data=data, log=quiet)
     assert tf.train.latest_checkpoint(str(tmp_path / "elsewhere")).endswith("ckpt-1")
     assert not (tmp_path / "run" / "checkpoints").exists()
     assert saved_runs.find_checkpoint(str(tmp_path / "run")).endswith("elsewhere/ckpt-1")
+    with pytest.raises(CheckpointError, match="already holds a run: resume it"):
+        train_and_evaluate(QUICK.replace(epochs=1), str(tmp_path / "run"), data=data, log=quiet)
     saved = config_lib.load(str(tmp_path / "run" / "config.json"))
     metrics = train_and_evaluate(saved.replace(epochs=2), str(tmp_path / "run"), data=data,
                                  resume=True, log=quiet)
@@ -164,14 +190,6 @@ def test_a_truncated_checkpoint_is_a_one_line_error_on_resume(tmp_path):
     assert "\n" not in str(error.value)
     with pytest.raises(CheckpointError, match="ckpt-1: cannot restore the model"):
         saved_runs.load_model(str(logdir))
-
-
-def test_a_logdir_that_holds_a_run_needs_resume(tmp_path):
-    logdir = str(tmp_path / "run")
-    train_and_evaluate(QUICK.replace(epochs=1, checkpoint_dir=str(tmp_path / "ck")), logdir,
-                       data=synthetic_mnist(), log=quiet)
-    with pytest.raises(CheckpointError, match="already holds a run: resume it"):
-        train_and_evaluate(QUICK.replace(epochs=1), logdir, data=synthetic_mnist(), log=quiet)
 
 
 def test_a_relative_checkpoint_dir_is_found_from_any_working_directory(tmp_path, monkeypatch):
@@ -239,9 +257,3 @@ def test_profile_writes_a_trace_tensorboard_can_open(tmp_path, epochs, steps_per
     train_and_evaluate(config, str(logdir), data=synthetic_mnist(), log=quiet)
     traces = list(logdir.glob("plugins/profile/*/*.xplane.pb"))
     assert len(traces) == 1 and traces[0].stat().st_size > 10_000
-
-
-def test_metrics_json_reports_peak_memory(tmp_path):
-    metrics = train_and_evaluate(QUICK.replace(epochs=1), str(tmp_path / "r"),
-                                 data=synthetic_mnist(), log=quiet)
-    assert 100 < metrics["peak_rss_mb"] < 4000
