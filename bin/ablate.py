@@ -1,7 +1,7 @@
 """What each trick of the speedrun is worth: the recipe with each trick removed in turn.
 
     python bin/ablate.py                                    # every row, seeds 0-4 (≈ 30 min)
-    python bin/ablate.py --rows=recipe,float32 --seeds=0,1
+    python bin/ablate.py --rows=recipe,network --seeds=0,1
     python bin/ablate.py --rows=recipe --seeds=0 -- --epochs=1 --steps_per_epoch=5
 
 Each row is ``bin/train.py --flagfile=<--recipe>`` (``bin/flags/fast.flags``)

@@ -26,8 +26,9 @@ spell of a shared machine hurts all of them alike; each result is the median
 over rounds. A child measures steady-state training throughput: ``--warmup``
 steps first (tracing, allocation), then ``--repeats`` windows of ``--steps``
 steps, the median images/s (a row running N steps per call rounds both up to
-multiples of N); then evaluation throughput over the 10,000 test images (median
-of ``--repeats`` passes) at ``--eval_batch_size`` for every row, and for Keras
+multiples of N); then evaluation throughput over the 10,000 test images (the
+first ``--eval_images`` of them for a quicker look; median of ``--repeats``
+passes) at ``--eval_batch_size`` for every row, and for Keras
 also at ``model.evaluate``'s own default batch size (32), which is what a Keras
 user gets without asking. Our steps keep their loss on the device, as the
 training loop does (it reads back every ``log_every`` steps); each window ends
@@ -76,6 +77,9 @@ flags.DEFINE_alias("frameworks", "rows")
 flags.DEFINE_integer("batch_size", 128, "Training batch size for every row.", lower_bound=1)
 flags.DEFINE_integer("eval_batch_size", 1000, "Evaluation batch size for every row.",
                      lower_bound=1)
+flags.DEFINE_integer("eval_images", 10_000, "Test images per evaluation pass, the first N of "
+                     "the 10,000, for every row (fewer: a quicker look).", lower_bound=1,
+                     upper_bound=10_000)
 flags.DEFINE_integer("warmup", 30, "Steps run before timing starts.", lower_bound=1)
 flags.DEFINE_integer("steps", 100, "Training steps per timed window.", lower_bound=1)
 flags.DEFINE_integer("repeats", 3, "Timed windows (and evaluation passes); the median is kept.",
@@ -100,6 +104,8 @@ def _run_worker(name, timing, steps_per_loop, device, data_dir):
 
     devices.select_device(device)
     data = sources.load(data_dir)
+    data = data._replace(x_test=data.x_test[:FLAGS.eval_images],
+                         y_test=data.y_test[:FLAGS.eval_images])
     if name in serve.SERVE_ROWS:
         print(json.dumps({"row": name, **serve.measure(
             name, FLAGS.serve_dir, data.x_test, timing.warmup, FLAGS.latency_calls,
@@ -170,8 +176,10 @@ def main(argv):
     if results:
         print(report.table(results))
     if serve_results:
+        images = ("the 10,000" if FLAGS.eval_images == 10_000
+                  else f"the first {FLAGS.eval_images:,}")
         print(f"serving: single-image latency over {FLAGS.latency_calls} calls, batch "
-              f"throughput at {FLAGS.eval_batch_size} over the 10,000 test images")
+              f"throughput at {FLAGS.eval_batch_size} over {images} test images")
         print(serve.table(serve_results))
     by_name = {r["row"]: r for r in results + serve_results if "skipped" not in r}
     ratios = {**report.ratios(by_name), **serve.ratios(by_name)}

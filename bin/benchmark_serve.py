@@ -11,8 +11,9 @@ and probabilities out, as ``bin/predict.py`` calls them. A child measures:
 - **single-image latency**: ``latency_calls`` calls on one test image each (a
   different image each call, after ``warmup`` calls), p50 and p99 of the
   per-call wall times in ms;
-- **batch throughput**: the 10,000 test images in batches of
-  ``eval_batch_size``, ``repeats`` passes, the median images/s.
+- **batch throughput**: the test images (all 10,000, or the first
+  ``--eval_images``) in batches of ``eval_batch_size``, ``repeats`` passes,
+  the median images/s.
 
 The files are made once by the parent (``prepare``) into a scratch directory: from
 ``--serve_checkpoint`` (a trained run) if given, else from the reference CNN's

@@ -1,10 +1,12 @@
-"""bin/ablate.py: every row undoes a real setting of the recipe, and a cut-down run (two rows,
-one seed, three steps each, real child processes of bin/train.py) reports what the children
-wrote."""
+"""bin/ablate.py: every row undoes a real setting of the recipe; a cut-down run (one row, one
+seed, three steps: a real child process of bin/train.py, timed from launch to exit) reports
+what the child wrote; the summary compares every row with the recipe over its seeds."""
 
 import json
 import os
 import sys
+
+import pytest
 
 from binaries import BIN
 
@@ -36,22 +38,45 @@ def test_every_row_changes_a_setting_of_the_recipe_and_links_a_real_file():
             assert was != (value or "true"), (row, flag)  # it really differs from the recipe
 
 
-def test_a_cut_down_run_reports_each_child_s_metrics(tmp_path, real_mnist_dir):
+def test_a_cut_down_run_times_its_child_and_reports_what_it_wrote(tmp_path, real_mnist_dir):
     extra = ["--epochs=1", "--steps_per_epoch=3", f"--data_dir={real_mnist_dir}"]
     lines = []
-    results = ablate.run_all(["recipe", "float32"], [0], ablate.FLAGS_DEFAULT_RECIPE,
-                             str(tmp_path), extra, timeout=300, log=lines.append)
-    summary = ablate.summarize(results)
-    for row, entry in zip(["recipe", "float32"], summary):
-        logdir = tmp_path / f"{row}-seed0"
-        metrics = json.loads((logdir / "metrics.json").read_text())
-        config = json.loads((logdir / "config.json").read_text())
-        assert config["precision"] == ("mixed_bfloat16" if row == "recipe" else "float32")
-        assert config["model"] == "fast_cnn" and config["seed"] == 0
-        assert entry["accuracy_median"] == entry["accuracy_min"] == metrics["test_accuracy"]
-        assert entry["steps"] == metrics["steps"] == 3
-        assert entry["wall"] > metrics["wall_seconds"] > 0  # launch to exit holds the run
-    assert summary[0]["vs_recipe"] == 1.0 and len(lines) == 2
+    results = ablate.run_all(["network"], [0], ablate.FLAGS_DEFAULT_RECIPE, str(tmp_path),
+                             extra, timeout=300, log=lines.append)
+    [entry] = ablate.summarize(results)
+    logdir = tmp_path / "network-seed0"
+    metrics = json.loads((logdir / "metrics.json").read_text())
+    config = json.loads((logdir / "config.json").read_text())
+    assert _recipe_settings()["model"] == "fast_cnn"
+    assert config["model"] == "keras_example_cnn"  # the row's flag, over the recipe's
+    assert config["lr_schedule"] == "one_cycle" and config["seed"] == 0  # the recipe's
+    assert entry["accuracy_median"] == entry["accuracy_min"] == metrics["test_accuracy"]
+    assert entry["steps"] == metrics["steps"] == 3
+    assert entry["runs"] == 1 and entry["failed"] == 0
+    assert entry["wall"] > metrics["wall_seconds"] > 0  # launch to exit holds the run
+    assert lines == [f"network seed 0: {metrics['test_accuracy']:.4f}, {entry['wall']:.1f} s"]
+    assert ablate.child_command(ablate.FLAGS_DEFAULT_RECIPE, "network", 0, "L", extra)[2:] == [
+        f"--flagfile={ablate.FLAGS_DEFAULT_RECIPE}", "--model=keras_example_cnn", "--seed=0",
+        "--logdir=L", *extra]  # the row's flags after the recipe's file: they win
+
+
+def test_the_summary_compares_each_row_with_the_recipe_over_its_seeds():
+    def run(seed, wall, accuracy):
+        return {"seed": seed, "wall": wall, "accuracy": accuracy, "steps": 938,
+                "images_per_second": 60_000 / wall}
+
+    summary = ablate.summarize({
+        "recipe": [run(0, 10.0, 0.992), run(1, 12.0, 0.990)],
+        "network": [run(0, 5.0, 0.988), {"seed": 1, "error": "exit 1: error: boom"}],
+        "bfloat16": [{"seed": 0, "error": "timed out after 300 s"}]})
+    recipe, network, failed = summary
+    assert recipe["vs_recipe"] == 1.0 and recipe["wall"] == 11.0
+    assert recipe["accuracy_median"] == pytest.approx(0.991) and recipe["accuracy_min"] == 0.990
+    assert network["vs_recipe"] == 5.0 / 11.0 and (network["runs"], network["failed"]) == (1, 1)
+    assert "wall" not in failed and "vs_recipe" not in failed
     markdown = ablate.table(summary, markdown=True)
-    assert "[bfloat16 compute → float32](mnist_tf/precision.py)" in markdown
-    assert markdown.count("\n") == 3  # header, rule, two rows
+    assert "[fast_cnn → the Keras example's CNN](mnist_tf/models/fast_cnn.py)" in markdown
+    assert markdown.count("\n") == 4  # header, rule, three rows
+    assert "| 99.10%, 99.00% | 11.0 | 1.00 |" in markdown and "| failed |" in markdown
+    text = ablate.table(summary).splitlines()
+    assert text[2].split()[:4] == ["network", "98.80%,", "98.80%", "5.0"]

@@ -6,7 +6,12 @@ and the commands in its inline code. Each must match one handler below, which ru
 process (``binaries.run_main``) unless only a process shows what it does — and checks that what
 it prints has the shape the README shows: each shown line's words before its first number or
 path begin a printed line. A command with no handler fails ``test_every_command_has_a_handler``,
-so a README example cannot be added without a test that runs it.
+so a README example cannot be added without a test that runs it. A command the README shows
+twice runs once, checked against the output shown under each.
+
+Only the tests whose commands read the session's trained run (``/tmp/docrun2``, ``logs/<run>``,
+its exports) ask for it, lazily, and form its pytest-xdist group (conftest.py); the others
+(the trainings, Keras, the benchmark's training rows...) run on either worker meanwhile.
 """
 
 import json
@@ -14,12 +19,13 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import urllib.request
 
 import numpy as np
 import pytest
 
-from binaries import ROOT, run_main
+from binaries import BIN, ROOT, run_main
 
 README = os.path.join(ROOT, "README.md")
 CUT = ["--steps_per_epoch=2", "--log_every=1"]  # a training run cut to two steps per epoch
@@ -59,13 +65,29 @@ def assert_prints_as_shown(printed: str, shown: list) -> None:
             assert any(p.startswith(prefix) for p in printed_lines), (prefix, printed)
 
 
+def unique_commands() -> list:
+    """``readme_commands()`` with each command once, holding the lines shown under every copy
+    (each Python snippet stays one of its own: its code is its "shown")."""
+    merged = {}
+    for command, shown in readme_commands():
+        key = (command, shown[0]) if command == "python-snippet" else command
+        merged.setdefault(key, (command, []))[1].extend(shown)
+    return list(merged.values())
+
+
 def binary_args(command: str, paths: dict, user_run=None) -> tuple:
-    """``python bin/NAME.py ARGS`` → (NAME, ARGS) with the README's paths mapped to the test's."""
+    """``python bin/NAME.py ARGS`` → (NAME, ARGS) with the README's paths mapped to the test's
+    (a path's value may be a callable, called when the path is used)."""
     words = shlex.split(command)
     assert words[0] == "python" and words[1].startswith("bin/"), command
-    args = [paths.get(word, word) for word in words[2:]]
-    args = [re.sub(r"^(--\w+=)(.*)$", lambda m: m.group(1) + paths.get(m.group(2), m.group(2)),
-                   a) for a in args]
+
+    def mapped(word):
+        value = paths.get(word, word)
+        return value() if callable(value) else value
+
+    args = [mapped(word) for word in words[2:]]
+    args = [re.sub(r"^(--\w+=)(.*)$", lambda m: m.group(1) + mapped(m.group(2)), a)
+            for a in args]
     # logs/<run>: the user's run, here a copy of the trained run (a callable: copied when used)
     args = [a.replace("logs/<run>", user_run()) if "logs/<run>" in a else a for a in args]
     return os.path.basename(words[1])[:-3], args
@@ -74,16 +96,24 @@ def binary_args(command: str, paths: dict, user_run=None) -> tuple:
 class Context:
     """What the handlers share: a directory, the session's trained run, the README's paths."""
 
-    def __init__(self, tmp_path, trained_run, real_mnist_dir):
-        self.tmp, self.trained, self.mnist_dir = tmp_path, trained_run, real_mnist_dir
-        self.paths = {"/tmp/docrun2": trained_run.logdir,
-                      "/tmp/docrun2/export": trained_run.export_dir,
+    def __init__(self, tmp_path, real_mnist_dir, fixture, uses_trained_run: bool):
+        self.tmp, self.mnist_dir = tmp_path, real_mnist_dir
+        self._fixture, self._uses_trained_run = fixture, uses_trained_run
+        self.paths = {"/tmp/docrun2": lambda: self.trained.logdir,
+                      "/tmp/docrun2/export": lambda: self.trained.export_dir,
                       "/tmp/exp_cnn": str(tmp_path / "exp_cnn"), "/tmp/ck": str(tmp_path / "ck"),
                       "/tmp/docmir": str(tmp_path / "docmir"), "logs": str(tmp_path / "logs")}
         for name in ("digit.png", "digit.jpg", "bad.png"):
             self.paths[f"/tmp/{name}"] = str(tmp_path / name)
         self.paths["/tmp/explain"] = str(tmp_path / "explain")
         self._run = None
+
+    @property
+    def trained(self):
+        """The session's trained run (conftest ``trained_run``): only for the commands of
+        :func:`uses_trained_run`, which run on its xdist worker."""
+        assert self._uses_trained_run, "a command that reads the trained run: see uses_trained_run"
+        return self._fixture("trained_run")
 
     def user_run(self) -> str:
         if self._run is None:
@@ -99,6 +129,7 @@ class Context:
 
 def train(ctx, command, shown):
     """A training command, cut to two steps per epoch (one epoch), into the test's logdir."""
+    command = re.sub(r" --logdir=\S+", "", command)  # the run goes into the test's directory
     extra = [*CUT, "--epochs=1", f"--logdir={ctx.tmp / 'run'}", f"--data_dir={ctx.mnist_dir}"]
     if "--export" not in command:
         extra.append("--noexport")
@@ -212,29 +243,46 @@ def explain(ctx, command, shown):
 
 
 def serve(ctx, command, shown):
-    """A server: a real process on a free port, one page fetched, then Ctrl-C (SIGINT)."""
+    """The server in this process on a free port: one page fetched, then Ctrl-C, a SIGINT to
+    this process, which Python raises as KeyboardInterrupt in the main thread, where the server
+    runs; it stops and returns 0. test_serve starts bin/serve.py as a process of its own (its
+    exit status on SIGINT, its 127.0.0.1 bind)."""
     import signal
+    import socket
+    import threading
     import time
 
-    from binaries import start_binary
+    with socket.socket() as probe:  # a free port, as --port=0 would pick
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    page, returned = [], threading.Event()
 
-    name, args = binary_args(command, ctx.paths, ctx.user_run)
-    process = start_binary(name, *args, "--port=0")
+    def fetch_then_interrupt():
+        deadline = time.time() + 120
+        while not page and not returned.is_set() and time.time() < deadline:
+            try:
+                page.append(urllib.request.urlopen(f"http://127.0.0.1:{port}/",
+                                                   timeout=30).read().decode())
+            except OSError:  # not listening yet
+                time.sleep(0.1)
+        if not returned.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    fetcher = threading.Thread(target=fetch_then_interrupt, daemon=True)
     try:
-        url, deadline = None, time.time() + 120
-        while url is None and time.time() < deadline:
-            line = process.stdout.readline()
-            match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-            url = match and match.group(1)
-            if not line and process.poll() is not None:
-                break
-        assert url, process.stderr.read()
-        page = urllib.request.urlopen(url, timeout=30).read().decode()
-        assert "<canvas" in page
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        fetcher.start()
+        result = ctx.run(command, [f"--port={port}"])
+        returned.set()
+        fetcher.join()
+    except KeyboardInterrupt:  # it came after the server had returned, not to stop it
+        pytest.fail("bin/serve.py returned before its Ctrl-C")
     finally:
-        process.kill()
+        signal.signal(signal.SIGINT, previous)
+    assert result.returncode == 0, result.stderr
+    assert page and "<canvas" in page[0]
+    assert f"serving http://127.0.0.1:{port}/" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "stopped"
 
 
 def python_snippet(ctx, command, shown):
@@ -261,13 +309,41 @@ def keras_reference(ctx, command, shown):
 
 
 def benchmark(ctx, command, shown):
-    """Its rows are child processes (each pays TensorFlow's import): cut to the fewest steps."""
+    """Each row as the parent's child process runs it (``--worker=ROW``), here in this process,
+    cut to the fewest steps, calls, passes and test images; the serve/* models exported first
+    as the parent exports them; the parent's tables made from the rows' results.
+    tests/test_benchmark.py runs the parent itself with its child processes and checks that it
+    prints these tables."""
+    if BIN not in sys.path:
+        sys.path.insert(0, BIN)
+    import benchmark_report as report
+    import benchmark_serve as serve
+
     command = re.sub(r"--(warmup|steps)=\d+", r"--\1=1", command)
-    if "serve/" in command:
-        command += " --rounds=1 --repeats=1 --latency_calls=10"
-    result = ctx.run(command, [f"--data_dir={ctx.mnist_dir}", "--eval_batch_size=5000"])
-    assert result.returncode == 0, result.stderr
-    assert_prints_as_shown(result.stdout, shown)
+    name, args = binary_args(command, ctx.paths, ctx.user_run)
+    given = dict(a[2:].partition("=")[::2] for a in args)
+    rows = (given.get("rows") or given["frameworks"]).split(",")
+    serve_dir = str(ctx.tmp / "serve")
+    serve_rows = [row for row in rows if row in serve.SERVE_ROWS]
+    if serve_rows:
+        serve.prepare(serve_rows, serve_dir, given.get("serve_checkpoint"), ctx.mnist_dir)
+    results = []
+    for row in rows:
+        result = run_main(name, *args, "--rounds=1", "--repeats=1", "--latency_calls=10",
+                          "--eval_images=1000", "--eval_batch_size=500",
+                          f"--data_dir={ctx.mnist_dir}", f"--worker={row}",
+                          f"--serve_dir={serve_dir}")
+        assert result.returncode == 0, result.stderr
+        row_result = json.loads(result.stdout.strip().splitlines()[-1])
+        results.append(report.median_of_rounds([row_result]))
+    assert [r["row"] for r in results] == rows
+    trained = [r for r in results if r["row"] not in serve.SERVE_ROWS]
+    served = [r for r in results if r["row"] in serve.SERVE_ROWS]
+    for r in served:
+        assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] and r["eval_images_per_second"] > 0
+    tables = [make(part) for make, part in ((report.table, trained), (serve.table, served))
+              if part]
+    assert_prints_as_shown("\n".join(tables), shown)
 
 
 def download(ctx, command, shown):
@@ -319,12 +395,18 @@ def tensorboard(ctx, command, shown):
 
 
 def setup(ctx, command, shown):
-    """The README's two first commands are CI's: .ci/run installs and tests as written."""
+    """The README's two first commands are CI's: .ci/run installs and tests as written. The
+    first then trains the default run: cut to two steps, that is the run of the README's first
+    training example, which sets only what the cut sets (--epochs, --steps_per_epoch, --logdir)
+    and is run by its own test."""
     with open(os.path.join(ROOT, ".ci", "run")) as f:
         ci = f.read()
     assert 'pip install -e ".[test]"' in ci and "python -m pytest" in ci
-    if "bin/train.py" in command:  # ... and then trains: the default run, cut to two steps
-        train(ctx, "python bin/train.py", [])
+    if "bin/train.py" in command:
+        assert command.endswith(" bin/train.py"), command
+        same_run = r"python bin/train\.py( --(epochs|steps_per_epoch|logdir)=\S+)+"
+        assert any(re.fullmatch(same_run, c) and handler(c) is train
+                   for c, _ in readme_commands()), "no README example trains the default run"
 
 
 HANDLERS = [
@@ -356,6 +438,14 @@ def handler(command):
     return matches[0] if matches else None
 
 
+def uses_trained_run(command) -> bool:
+    """Whether a command's test reads the session's trained run (as /tmp/docrun2, as a copy
+    under logs/, or its exports)."""
+    return (handler(command) in (resume_newest, resume_more_epochs, evaluate, predict, export,
+                                 explain, serve, python_snippet, tensorboard)
+            or "logs/<run>" in command)
+
+
 def test_every_command_has_a_handler():
     commands = readme_commands()
     assert len(commands) > 15  # the parser found the README's examples
@@ -364,8 +454,9 @@ def test_every_command_has_a_handler():
 
 
 @pytest.fixture
-def context(tmp_path, trained_run, real_mnist_dir, mnist, request):
-    ctx = Context(tmp_path, trained_run, str(real_mnist_dir))
+def context(tmp_path, real_mnist_dir, request):
+    ctx = Context(tmp_path, str(real_mnist_dir), request.getfixturevalue,
+                  uses_trained_run(request.node.callspec.params["command"]))
 
     def deployed_files():  # the user's exports, as the README's export commands write them
         deployed = request.getfixturevalue("deployed")
@@ -374,13 +465,15 @@ def context(tmp_path, trained_run, real_mnist_dir, mnist, request):
             shutil.copy(deployed[fmt].path, os.path.join(run, name))
 
     ctx.deployed_files = deployed_files
-    ctx.mnist_digit = lambda: mnist.x_test[0]
-    ctx.mnist_label = lambda: int(mnist.y_test[0])
+    ctx.mnist_digit = lambda: request.getfixturevalue("mnist").x_test[0]
+    ctx.mnist_label = lambda: int(request.getfixturevalue("mnist").y_test[0])
     return ctx
 
 
-@pytest.mark.parametrize("command, shown", readme_commands(),
-                         ids=[command[:60] for command, _ in readme_commands()])
+@pytest.mark.parametrize("command, shown", [
+    pytest.param(command, shown, id=command[:60],
+                 marks=[pytest.mark.xdist_group("trained_run")] * uses_trained_run(command))
+    for command, shown in unique_commands()])
 def test_the_readme_command_runs_as_shown(command, shown, context):
     fn = handler(command)
     if fn is None:
