@@ -23,7 +23,7 @@ from mnist_tf.training import summaries
 from mnist_tf.training.config import TrainConfig
 from mnist_tf.training.loop import train_and_evaluate
 from same_run import assert_bit_identical, figures
-from test_reliability import Log, _scalars, data_env
+from training_helpers import Log, data_env, scalar_steps as _scalars
 from training_helpers import synthetic_mnist, weights
 
 # The tests share the module's reference run: one pytest-xdist worker runs them all.

@@ -10,7 +10,6 @@ trainer beside a live one, and the signals, in test_interrupts.py.
 import argparse
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import sys
@@ -19,7 +18,6 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorboard.backend.event_processing import event_accumulator
 
 from binaries import assert_one_line_error, run_main
 from mnist_tf.errors import SettingError
@@ -29,7 +27,7 @@ from mnist_tf.training.config import TrainConfig
 from mnist_tf.training.loop import train_and_evaluate
 from mnist_tf.runs.lock import LogdirInUseError, LogdirLock
 from mnist_tf.training.state import DivergedError
-from training_helpers import synthetic_mnist
+from training_helpers import Log, data_env, scalar_steps as _scalars, synthetic_mnist
 
 QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False, explain_images=False)
 
@@ -37,25 +35,6 @@ QUICK = TrainConfig(epochs=2, batch_size=32, log_every=2, export=False, explain_
 def _weights(logdir):
     model, _ = saved_runs.load_model(str(logdir))
     return [v.numpy() for v in model.trainable_variables]
-
-
-def data_env(directory, data) -> dict:
-    """The environment in which a binary loads ``data`` (``MnistArrays``) as MNIST: an empty
-    cache (``$MNIST_TF_DATA``), then Keras's cache ``$KERAS_HOME/datasets/mnist.npz`` holding
-    ``data``, the source chain's third source (``mnist_tf.data.sources``)."""
-    directory = pathlib.Path(directory)
-    (directory / "keras_home" / "datasets").mkdir(parents=True, exist_ok=True)
-    np.savez(directory / "keras_home" / "datasets" / "mnist.npz", **data._asdict())
-    return {"KERAS_HOME": str(directory / "keras_home"),
-            "MNIST_TF_DATA": str(directory / "no_cache")}
-
-
-class Log(list):
-    def __call__(self, line):
-        self.append(line)
-
-    def text(self):
-        return "\n".join(self)
 
 
 # 1. One trainer per logdir (a second trainer beside a live one: test_interrupts.py).
@@ -221,18 +200,6 @@ def test_a_finished_run_is_left_alone_fewer_epochs_are_refused_more_accumulate(t
 
 
 # 6. Killed mid-epoch: resumed from the batch after the checkpoint, each event once.
-
-def _scalars(run_dir):
-    """{tag: [steps]} of every scalar (tensor) event in a run, duplicates kept."""
-    accumulator = event_accumulator.EventAccumulator(
-        str(run_dir), size_guidance={event_accumulator.TENSORS: 0,
-                                     event_accumulator.HISTOGRAMS: 0,
-                                     event_accumulator.IMAGES: 0},
-        purge_orphaned_data=False)
-    accumulator.Reload()
-    return {tag: [event.step for event in accumulator.Tensors(tag)]
-            for tag in accumulator.Tags()["tensors"]}
-
 
 class Killed(Exception):
     pass

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from binaries import assert_one_line_error, run_main
-from test_reliability import data_env
+from training_helpers import data_env
 from training_helpers import synthetic_mnist
 
 QUICK = ["--device=cpu", "--epochs=2", "--steps_per_epoch=40", "--log_every=5", "--noexport"]

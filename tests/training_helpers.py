@@ -1,8 +1,11 @@
 """Small learnable stand-ins for MNIST, for tests of the training code."""
 
 import os
+import pathlib
 
 import numpy as np
+
+from tensorboard.backend.event_processing import event_accumulator
 
 from mnist_tf.data import MnistArrays
 
@@ -27,8 +30,6 @@ def step_graph_functions(train_dir: str) -> list:
     """The node names of each function in the training step's graph, as TensorBoard's Graphs
     dashboard reads it from the run's ``train/`` events (a GraphDef and its library), without
     the ``steps/`` scope of the loop that runs ``steps_per_loop`` steps per call."""
-    from tensorboard.backend.event_processing import event_accumulator
-
     accumulator = event_accumulator.EventAccumulator(train_dir)
     accumulator.Reload()
     graph = accumulator.Graph()  # raises ValueError when the run has no graph
@@ -55,3 +56,34 @@ def randomize_batch_norm(model, seed: int = 0) -> None:
             layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape))
             layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape))
             layer.beta.assign(rng.standard_normal(layer.beta.shape) * 0.1)
+
+
+def data_env(directory, data) -> dict:
+    """The environment in which a binary loads ``data`` (``MnistArrays``) as MNIST: an empty
+    cache (``$MNIST_TF_DATA``), then Keras's cache ``$KERAS_HOME/datasets/mnist.npz`` holding
+    ``data``, the source chain's third source (``mnist_tf.data.sources``)."""
+    directory = pathlib.Path(directory)
+    (directory / "keras_home" / "datasets").mkdir(parents=True, exist_ok=True)
+    np.savez(directory / "keras_home" / "datasets" / "mnist.npz", **data._asdict())
+    return {"KERAS_HOME": str(directory / "keras_home"),
+            "MNIST_TF_DATA": str(directory / "no_cache")}
+
+
+class Log(list):
+    def __call__(self, line):
+        self.append(line)
+
+    def text(self):
+        return "\n".join(self)
+
+
+def scalar_steps(run_dir):
+    """{tag: [steps]} of every scalar (tensor) event in a run, duplicates kept."""
+    accumulator = event_accumulator.EventAccumulator(
+        str(run_dir), size_guidance={event_accumulator.TENSORS: 0,
+                                     event_accumulator.HISTOGRAMS: 0,
+                                     event_accumulator.IMAGES: 0},
+        purge_orphaned_data=False)
+    accumulator.Reload()
+    return {tag: [event.step for event in accumulator.Tensors(tag)]
+            for tag in accumulator.Tags()["tensors"]}
