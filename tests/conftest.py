@@ -1,8 +1,8 @@
 """Shared test set-up: tiny and real MNIST, a local file server, one briefly trained model.
 
-Nothing here quiets TensorFlow or touches the environment: the suite passes whatever
-``TF_CPP_MIN_LOG_LEVEL`` the caller holds (the binaries are run without it, see
-``binaries.child_env``).
+Nothing here quiets TensorFlow: the suite passes whatever ``TF_CPP_MIN_LOG_LEVEL`` the caller
+holds (the binaries are run without it, see ``binaries.child_env``). The one variable set here
+is TensorFlow's number of threads inside an op, under pytest-xdist (below).
 """
 
 import http.server
@@ -18,8 +18,17 @@ from mnist_tf import devices
 from mnist_tf.data import checksums, idx
 from mnist_tf.errors import DataError
 
-# Two logical CPUs for the whole session, set before TensorFlow starts its runtime: the
-# MirroredStrategy tests then run in-process (one-device tests run on the first).
+# One thread inside each op when pytest-xdist runs several workers: they share the machine's
+# cores already, and TensorFlow's pool of one thread per core in every worker spent ~10% more
+# CPU time waiting on the other worker's threads (3 test files, -n 2, 2 cores). Through the
+# environment, read when TensorFlow starts its runtime (below), so that the binaries' processes
+# the tests start compute with the same threads: a reduction split over another number of
+# threads adds in another order, and the signal tests compare them with in-process runs bit
+# for bit.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
+# Two logical CPUs for the whole session: the MirroredStrategy tests then run in-process
+# (one-device tests run on the first).
 devices.split_cpu(2)
 
 
@@ -127,6 +136,19 @@ def mnist():
     import trained_model
 
     return trained_model.load_mnist()
+
+
+@pytest.fixture(scope="session")
+def small_mnist_env(tmp_path_factory, mnist) -> dict:
+    """The environment in which a binary reads the first digits of the real MNIST
+    (``training_helpers.SMALL``: 2,000 training, 1,000 test) as Keras's cache: for runs that
+    need real digits but not all of them."""
+    from training_helpers import SMALL, data_env
+
+    (n_train, n_test), m = SMALL, mnist
+    return data_env(tmp_path_factory.mktemp("small_mnist"),
+                    type(m)(m.x_train[:n_train], m.y_train[:n_train], m.x_test[:n_test],
+                            m.y_test[:n_test]))
 
 
 @pytest.fixture(scope="session")

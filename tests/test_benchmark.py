@@ -19,11 +19,11 @@ import benchmark_serve as serve  # noqa: E402
 pytestmark = pytest.mark.slow  # real MNIST, three child processes (the benchmark's own rows)
 
 
-def test_three_rows_one_round_give_the_tables_and_the_json_line():
+def test_three_rows_one_round_give_the_tables_and_the_json_line(small_mnist_env):
     result = run_main("benchmark", "--rows=ours,ours/steps_per_loop,serve/litert",
                       "--steps_per_loop=2", "--warmup=2", "--steps=3", "--repeats=1",
                       "--rounds=1", "--latency_calls=10", "--eval_images=1000",
-                      "--eval_batch_size=500")
+                      "--eval_batch_size=500", env=small_mnist_env)  # the first digits
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     summary = json.loads(lines[-1])

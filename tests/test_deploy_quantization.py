@@ -1,5 +1,6 @@
 """quantization.py against LiteRT: one int8 layer recomputed in NumPy from the flatbuffer's own
-tensors and scales, bit for bit, and the fixed-point requantization against exact arithmetic."""
+tensors and scales (the same integers but at near-ties), and the fixed-point requantization
+against exact arithmetic."""
 
 import fractions
 
@@ -53,21 +54,31 @@ def test_dense_layer_recomputed_from_the_flatbuffer(int8_model, mnist, without_x
     ours = quantization.fully_connected(q_x, x_scale, int(x_zero), q_w, w_scales, q_b,
                                         y_scale, int(y_zero))
     assert ours.shape == q_y.shape == (200, 10)
-    if without_xnnpack:  # LiteRT's own integer kernels: the same integers, every one
-        np.testing.assert_array_equal(ours, q_y)
+    difference = np.abs(ours.astype(int) - q_y.astype(int))
+    if without_xnnpack:  # LiteRT's own integer kernels: the same integers but where M·acc
+        # lands within 1e-3 of a half (measured: 0 and 2 of 2,000 on two trained models)
+        acc = ((q_x.astype(np.int64) - int(x_zero)) @ q_w.astype(np.int64).T
+               + q_b.astype(np.int64))
+        m = np.float64(x_scale) * w_scales.astype(np.float64) / np.float64(y_scale)
+        product = acc * m
+        near_half = np.abs(np.abs(product - np.floor(product)) - 0.5) < 1e-3
+        assert difference.max() <= 1 and np.mean(difference) <= 0.002
+        assert near_half[difference > 0].all(), product[difference > 0]
     else:  # XNNPACK requantizes in float32: at most one step apart, and rarely
-        difference = np.abs(ours.astype(int) - q_y.astype(int))
         assert difference.max() <= 1 and np.mean(difference) < 0.01
     # and the integers mean what the real layer computes: y = x Wᵀ + b on the dequantized
     # tensors, to half a step, wherever the output is not clamped (a logit beyond the range
-    # the calibration images produced saturates at -128 or 127)
+    # the calibration images produced saturates at -128 or 127). Half a step and a little:
+    # the rounding inside high_mul moves the product by up to 2^-(e+1) of a step before the
+    # final round (e: the right shift, 12 for these scales), so a product 1e-4 short of a
+    # half can end 0.5001 steps away.
     real = (quantization.dequantize(q_x, x_scale, x_zero)
             @ quantization.dequantize(q_w, w_scales[:, None], 0).T
             + quantization.dequantize(q_b, b_scales, 0))
     inside = (ours > -128) & (ours < 127)
     assert inside.mean() > 0.9
     error = np.abs(quantization.dequantize(ours, y_scale, y_zero) - real)[inside]
-    assert error.max() <= 0.5 * y_scale * (1 + 1e-4)
+    assert error.max() <= 0.5 * y_scale * (1 + 1e-3)
 
 
 def test_quantize_multiplier_represents_m():

@@ -1,4 +1,4 @@
-"""SGD (plain, momentum, Nesterov) and Adam against Keras 3 over 100 steps; state; tf.distribute."""
+"""SGD (plain, momentum, Nesterov) and Adam against Keras 3 over 30 steps; state; tf.distribute."""
 
 import keras
 import numpy as np
@@ -8,7 +8,7 @@ import tensorflow as tf
 from mnist_tf import optimizers
 
 SHAPES = [(3, 4), (5,), (2, 2, 3)]
-STEPS = 100
+STEPS = 30  # past the bias correction's first steps, where a wrong formula shows at once
 
 
 def _run(optimizer, make_variable, steps=STEPS, seed=0):

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from binaries import BIN, ROOT, run_main
+from training_helpers import SMALL
 
 README = os.path.join(ROOT, "README.md")
 CUT = ["--steps_per_epoch=2", "--log_every=1"]  # a training run cut to two steps per epoch
@@ -96,8 +97,8 @@ def binary_args(command: str, paths: dict, user_run=None) -> tuple:
 class Context:
     """What the handlers share: a directory, the session's trained run, the README's paths."""
 
-    def __init__(self, tmp_path, real_mnist_dir, fixture, uses_trained_run: bool):
-        self.tmp, self.mnist_dir = tmp_path, real_mnist_dir
+    def __init__(self, tmp_path, real_mnist_dir, small_env, fixture, uses_trained_run: bool):
+        self.tmp, self.mnist_dir, self.small_env = tmp_path, real_mnist_dir, small_env
         self._fixture, self._uses_trained_run = fixture, uses_trained_run
         self.paths = {"/tmp/docrun2": lambda: self.trained.logdir,
                       "/tmp/docrun2/export": lambda: self.trained.export_dir,
@@ -128,24 +129,25 @@ class Context:
 # --- the handlers: (pattern, function(context, command, shown)) ---
 
 def train(ctx, command, shown):
-    """A training command, cut to two steps per epoch (one epoch), into the test's logdir."""
+    """A training command, cut to two steps per epoch (one epoch), into the test's logdir, on
+    the first digits of MNIST (conftest ``small_mnist_env``)."""
     command = re.sub(r" --logdir=\S+", "", command)  # the run goes into the test's directory
-    extra = [*CUT, "--epochs=1", f"--logdir={ctx.tmp / 'run'}", f"--data_dir={ctx.mnist_dir}"]
+    extra = [*CUT, "--epochs=1", f"--logdir={ctx.tmp / 'run'}"]
     if "--export" not in command:
         extra.append("--noexport")
     if "--flagfile" in command:  # a recipe's warm-up must fit the cut run
         extra.append("--warmup_steps=1")
-    result = ctx.run(command, extra)
+    result = ctx.run(command, extra, env=ctx.small_env)
     assert result.returncode == 0, result.stderr
     assert_prints_as_shown(result.stdout, shown)
-    assert "test accuracy" in result.stdout
+    assert f"{SMALL[1]:,} test images" in result.stdout and "test accuracy" in result.stdout
     assert os.path.isfile(ctx.tmp / "run" / "metrics.json")
     return result
 
 
 def train_mirrored(ctx, command, shown):
     """The README's mirrored example: two replicas, through the epoch's histogram step."""
-    result = ctx.run(command, [*CUT, f"--data_dir={ctx.mnist_dir}"])
+    result = ctx.run(command, CUT, env=ctx.small_env)
     assert result.returncode == 0, result.stderr
     assert "strategy: MirroredStrategy, 2 replicas" in result.stdout
     assert_prints_as_shown(result.stdout, shown)
@@ -303,7 +305,7 @@ def compare_keras(ctx, command, shown):
 
 
 def keras_reference(ctx, command, shown):
-    result = ctx.run(command, ["--epochs=1", "--train_images=256", f"--data_dir={ctx.mnist_dir}"])
+    result = ctx.run(command, ["--epochs=1", "--train_images=256"], env=ctx.small_env)
     assert result.returncode == 0, result.stderr
     assert "test_accuracy" in json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -454,8 +456,8 @@ def test_every_command_has_a_handler():
 
 
 @pytest.fixture
-def context(tmp_path, real_mnist_dir, request):
-    ctx = Context(tmp_path, str(real_mnist_dir), request.getfixturevalue,
+def context(tmp_path, real_mnist_dir, small_mnist_env, request):
+    ctx = Context(tmp_path, str(real_mnist_dir), small_mnist_env, request.getfixturevalue,
                   uses_trained_run(request.node.callspec.params["command"]))
 
     def deployed_files():  # the user's exports, as the README's export commands write them

@@ -9,6 +9,8 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from mnist_tf.data import MnistArrays
 
+SMALL = (2000, 1000)  # training and test digits of conftest's small_mnist_env (real MNIST)
+
 
 def synthetic_mnist(n_train: int = 512, n_test: int = 128, seed: int = 0) -> MnistArrays:
     """Digits a convnet learns in a few steps: class k is a bright bar at row 2k+4, plus noise."""
