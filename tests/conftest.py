@@ -26,7 +26,7 @@ from mnist_tf.errors import DataError
 # threads adds in another order, and the signal tests compare them with in-process runs bit
 # for bit.
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
-    os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")  # unless the caller chose
 # Two logical CPUs for the whole session: the MirroredStrategy tests then run in-process
 # (one-device tests run on the first).
 devices.split_cpu(2)

@@ -56,12 +56,13 @@ def test_dense_layer_recomputed_from_the_flatbuffer(int8_model, mnist, without_x
     assert ours.shape == q_y.shape == (200, 10)
     difference = np.abs(ours.astype(int) - q_y.astype(int))
     if without_xnnpack:  # LiteRT's own integer kernels: the same integers but where M·acc
-        # lands within 1e-3 of a half (measured: 0 and 2 of 2,000 on two trained models)
+        # lands within 2e-4 of a half (measured: 0 and 2 of 2,000 on two trained models, at
+        # 0.9e-4 and 1.1e-4 from the half)
         acc = ((q_x.astype(np.int64) - int(x_zero)) @ q_w.astype(np.int64).T
                + q_b.astype(np.int64))
         m = np.float64(x_scale) * w_scales.astype(np.float64) / np.float64(y_scale)
         product = acc * m
-        near_half = np.abs(np.abs(product - np.floor(product)) - 0.5) < 1e-3
+        near_half = np.abs(np.abs(product - np.floor(product)) - 0.5) < 2e-4
         assert difference.max() <= 1 and np.mean(difference) <= 0.002
         assert near_half[difference > 0].all(), product[difference > 0]
     else:  # XNNPACK requantizes in float32: at most one step apart, and rarely

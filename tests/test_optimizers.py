@@ -8,7 +8,7 @@ import tensorflow as tf
 from mnist_tf import optimizers
 
 SHAPES = [(3, 4), (5,), (2, 2, 3)]
-STEPS = 30  # past the bias correction's first steps, where a wrong formula shows at once
+STEPS = 30  # a wrong term shows from the first steps, where the bias correction weighs most
 
 
 def _run(optimizer, make_variable, steps=STEPS, seed=0):

@@ -11,11 +11,11 @@ TensorFlow processes, ~6 CPU-seconds each before its first step), on small synth
     B  --resume --collective_timeout=COLLECTIVE_TIMEOUT; SIGKILL to worker 1 once a newer
        checkpoint exists; worker 0 left to notice
     C  --resume --epochs=3, to the end
-    D  a copy of the finished logdir, --resume --epochs=2: refused by the chief's error
+    D  two copies of the finished logdir, two pairs at once: one told it is finished (the
+       chief's value), one refused (the chief's error)
 
-B, C and D show the one mechanism every resume check goes through (``workers.chief_decides``:
-the chief's value, or its error's class and message, sent to every worker): B and C resume
-with the chief's value, D is refused alike on both workers. The refusals themselves are
+D shows the one mechanism every refusal goes through (``workers.chief_decides``: the chief's
+value, or its error's class and message, sent to every worker). The refusals themselves are
 tested in one process (tests/test_reliability.py, tests/test_training.py), and that each kind
 of error crosses as itself in ``test_the_chiefs_outcome_reaches_the_other_worker_as_itself``.
 """
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.xdist_group("two_workers")  # one xdist worker runs the
 
 LINE = re.compile(r"^interrupted at epoch (\d+), batch (\d+): checkpoint (\S+); "
                   r"resume with --resume$")
-STEPS = 50  # per epoch: 150 steps of 64 images in all, enough for the 90% asserted below
+STEPS = 50  # per epoch: 150 steps of 64 synthetic digits in all, enough for the 98% below
 COLLECTIVE_TIMEOUT = 15  # seconds (45 by default): B's survivor waits at most about this long
 
 
@@ -64,8 +64,8 @@ def _tf_config(ports, index):
                        "task": {"type": "worker", "index": index}})
 
 
-def _start_workers(data, logdir, *args):
-    ports = _free_ports(2)
+def _start_workers(data, logdir, *args, ports=None):
+    ports = ports or _free_ports(2)
     return [start_binary("train", "--strategy=multi_worker", "--device=cpu", f"--logdir={logdir}",
                          "--noexport", *args, env={**data, "TF_CONFIG": _tf_config(ports, i)})
             for i in range(2)]
@@ -126,9 +126,14 @@ def chain(tmp_path_factory):
     run["finished"] = _outcomes(_start_workers(run["data"], logdir, "--resume", "--epochs=3"),
                                 timeout=900)
 
-    shutil.copytree(logdir, root / "copy")
-    run["refused"] = _outcomes(_start_workers(run["data"], root / "copy", "--resume",
-                                              "--epochs=2"), timeout=400)
+    cases = {"finished": ["--epochs=3"], "fewer_epochs": ["--epochs=2"]}
+    ports = iter(_free_ports(2 * len(cases)))  # all at once: no two pairs share a port
+    pairs = {}
+    for case, args in cases.items():
+        shutil.copytree(logdir, root / case)
+        pairs[case] = _start_workers(run["data"], root / case, "--resume", *args,
+                                     ports=[next(ports), next(ports)])
+    run["refusals"] = {case: _outcomes(pair, timeout=400) for case, pair in pairs.items()}
     return run
 
 
@@ -169,7 +174,7 @@ def test_two_workers_resume_and_the_chief_keeps_a_good_checkpoint(chain):
     metrics = json.loads((logdir / "metrics.json").read_text())
     assert metrics["replicas"] == 2
     assert metrics["steps"] == 3 * STEPS and metrics["epochs_run_this_session"] >= 1
-    assert metrics["test_accuracy"] > 0.9
+    assert metrics["test_accuracy"] > 0.98  # bars a convnet separates in a few dozen steps
     # Training accuracy counts the global batch (both workers' halves), not this worker's half.
     assert 0.5 < metrics["train"]["accuracy"] <= 1.0
     assert abs(metrics["train"]["accuracy"] - metrics["test_accuracy"]) < 0.1
@@ -185,12 +190,18 @@ def test_two_workers_resume_and_the_chief_keeps_a_good_checkpoint(chain):
 
 
 @pytest.mark.slow
-def test_every_worker_refuses_alike_and_none_is_left_waiting(chain):
-    (rc0, _, err0, _), (rc1, _, err1, _) = chain["refused"]
-    assert (rc0, rc1) == (2, 2), (err0[-2000:], err1[-2000:])
-    said = [err.strip().splitlines() for err in (err0, err1)]
+@pytest.mark.parametrize("case, status, fragments", [
+    ("finished", 0, ["is finished: 3 epochs", "nothing to do"]),
+    ("fewer_epochs", 2, ["error: --epochs must be at least 3"]),
+])
+def test_every_worker_refuses_alike_and_none_is_left_waiting(chain, case, status, fragments):
+    (rc0, out0, err0, _), (rc1, out1, err1, _) = chain["refusals"][case]
+    assert (rc0, rc1) == (status, status), (err0[-2000:], err1[-2000:])
+    said = [(out if status == 0 else err).strip().splitlines() for out, err in
+            ((out0, err0), (out1, err1))]
     assert said[0] == said[1] and len(said[0]) == 1, said  # one line, the same on both
-    assert said[0][0].startswith("error: --epochs must be at least 3"), said
+    for fragment in fragments:
+        assert fragment in said[0][0], (fragment, said[0][0])
     assert "Traceback" not in err0 + err1
 
 

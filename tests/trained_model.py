@@ -16,12 +16,13 @@ import numpy as np
 PNG_DIGITS = 1000  # test digits per PNG variant (98% = at most 20 wrong)
 
 # One epoch over all 60,000 training images (938 steps of 64, no validation split), Adam with a
-# one-cycle schedule peaking at 2e-3: 98.2% on the test set for about half the CPU time of the
-# two epochs of 128 at a constant 2e-3 (98.7%; 42 against 75 CPU
-# seconds with its SavedModel, a 2-core Zen 3). Measured on it (deterministic: fixed seed, CPU),
-# and why that is enough for every test that uses it:
+# one-cycle schedule peaking at 2e-3: 98.2% on the test set for about half the CPU time of two
+# epochs of 128 at a constant 2e-3 (98.7%; 42 against 75 CPU seconds with its SavedModel, a
+# 2-core Zen 3). Measured on it (deterministic: fixed seed, CPU; the figures below hold with one
+# thread per op, as under pytest-xdist, and with TensorFlow's default threads), and why that is
+# enough for every test that uses it:
 # - test_preprocess: >= 98% of 1000 prepared PNG digits (at most 20 wrong): 98.6% on white and
-#   black paper, 98.7% enlarged off-centre (two epochs: 98.7%, 98.7%, 98.3%; one epoch of
+#   black paper, 98.6-98.7% enlarged off-centre (two epochs: 98.7%, 98.7%, 98.3%; one epoch of
 #   128 at a one-cycle 3e-3 left the enlarged digits at 98.2%, too close to the line);
 # - test_predict_bin: the labels of test digits 0-4, which a model far weaker gets right;
 # - test_export: the SavedModel equals the library on the trained weights and scores the run's
