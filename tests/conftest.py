@@ -143,12 +143,13 @@ def small_mnist_env(tmp_path_factory, mnist) -> dict:
     """The environment in which a binary reads the first digits of the real MNIST
     (``training_helpers.SMALL``: 2,000 training, 1,000 test) as Keras's cache: for runs that
     need real digits but not all of them."""
+    from mnist_tf.data import MnistArrays
     from training_helpers import SMALL, data_env
 
     (n_train, n_test), m = SMALL, mnist
-    return data_env(tmp_path_factory.mktemp("small_mnist"),
-                    type(m)(m.x_train[:n_train], m.y_train[:n_train], m.x_test[:n_test],
-                            m.y_test[:n_test]))
+    first = MnistArrays(m.x_train[:n_train], m.y_train[:n_train], m.x_test[:n_test],
+                        m.y_test[:n_test])
+    return data_env(tmp_path_factory.mktemp("small_mnist"), first)
 
 
 @pytest.fixture(scope="session")
