@@ -166,6 +166,7 @@ def trained_run(tmp_path_factory, mnist):
     return trained_model.shared(str(root), mnist)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     """The tests of the shared trained run go to one pytest-xdist worker (``--dist loadgroup``),
     which trains it while the other worker runs the rest."""

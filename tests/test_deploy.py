@@ -113,3 +113,11 @@ def test_verification_figures():
     assert v.max_abs_diff == pytest.approx(0.9)
     assert not v.within(verify.Bound(0.8)) and v.within(verify.Bound(0.75))
     assert not verify.Verification(1, 1, 4, 4, 2e-5).within(verify.FLOAT_BOUND)
+
+
+def test_the_shared_runs_tests_are_one_xdist_group(deployed, request):
+    """Under ``--dist loadgroup`` (setup.cfg) every test that needs the trained run, even
+    through another fixture as here, runs on the worker that trained it and exported it once."""
+    if not getattr(request.config.option, "loadgroup", False):  # set on pytest-xdist's workers
+        pytest.skip("not run under pytest-xdist's loadgroup")
+    assert request.node.nodeid.endswith("@trained_run"), request.node.nodeid
