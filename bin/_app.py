@@ -16,12 +16,16 @@ checkpoint), or an unusable path (``OSError``, or TensorFlow's ``OpError`` from
 
 TensorFlow's start-up noise is kept off the terminal here, not in the library:
 ``TF_CPP_MIN_LOG_LEVEL=3`` and an import with stderr closed. ``--verbosity=1``
-(or ``TF_CPP_MIN_LOG_LEVEL=0`` in the environment) brings all of it back.
+(or ``TF_CPP_MIN_LOG_LEVEL=0`` in the environment) brings all of it back. Either way
+TensorFlow is imported through ``mnist_tf.startup``, which keeps Python's garbage collector off
+the import's objects: ~1 s less of every binary's start and exit.
 """
 
 import contextlib
 import os
 import sys
+
+from mnist_tf import startup
 
 
 def _wants_tensorflow_logs(argv) -> bool:
@@ -59,8 +63,7 @@ def _import_tensorflow_quietly():
     probing, oneDNN banners) are printed by TensorFlow's C++ code before its logging starts,
     where no setting reaches them. A failed import is raised once fd 2 is back (not retried:
     a half-imported TensorFlow cannot be imported again)."""
-    with _stderr_to_devnull():
-        import tensorflow  # noqa: F401
+    startup.import_tensorflow(_stderr_to_devnull())
 
 
 @contextlib.contextmanager
@@ -78,6 +81,7 @@ def quiet_stderr():
 
 if _wants_tensorflow_logs(sys.argv) or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    startup.import_tensorflow()
 else:
     # 3: errors too, e.g. the "failed call to cuInit" of a machine without a GPU, which a
     # caller's own TF_CPP_MIN_LOG_LEVEL=2 would let through. Our errors are our own lines.

@@ -2,7 +2,7 @@
 
 ``run_main`` runs ``bin/<name>.py`` as ``python bin/<name>.py`` would (its ``_app.run(main)``
 with absl's flag parsing, one-line errors and exit status) but in the test's own process, so
-that it costs no TensorFlow import (~10 s a process). ``run_binary`` and ``start_binary``
+that it costs no TensorFlow import (~4 s a process). ``run_binary`` and ``start_binary``
 launch a real process: only for what a process alone shows (signals, a second process, the
 import of TensorFlow, what TensorFlow's C++ code prints on file descriptor 2).
 """

@@ -5,6 +5,7 @@ holds (the binaries are run without it, see ``binaries.child_env``). The one var
 is TensorFlow's number of threads inside an op, under pytest-xdist (below).
 """
 
+import gc
 import http.server
 import os
 import pathlib
@@ -14,9 +15,14 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from mnist_tf import devices
-from mnist_tf.data import checksums, idx
-from mnist_tf.errors import DataError
+from mnist_tf import startup
+
+# A pytest-xdist worker is a new process: TensorFlow imported as a binary imports it (startup.py).
+startup.import_tensorflow()
+
+from mnist_tf import devices  # noqa: E402
+from mnist_tf.data import checksums, idx  # noqa: E402
+from mnist_tf.errors import DataError  # noqa: E402
 
 # One thread inside each op when pytest-xdist runs several workers: they share the machine's
 # cores already, and TensorFlow's pool of one thread per core in every worker spent ~10% more
@@ -164,6 +170,12 @@ def trained_run(tmp_path_factory, mnist):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent
     return trained_model.shared(str(root), mnist)
+
+
+def pytest_collection_finish(session):
+    """Keras and the test modules, imported while collecting, kept out of the garbage
+    collector's later passes too, as TensorFlow's import is (``startup.import_tensorflow``)."""
+    gc.freeze()
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups

@@ -1,7 +1,8 @@
 """Importing mnist_tf is a plain import: the environment and file descriptor 2 stay as they were.
 
 The quieting of TensorFlow's start-up belongs to the binaries (``bin/_app.py``); a user who
-imports the library in a notebook or another program must see TensorFlow as it is.
+imports the library in a notebook or another program must see TensorFlow as it is. What the
+binaries do call, ``mnist_tf.startup.import_tensorflow``, is checked in a new process too.
 """
 
 import json
@@ -47,6 +48,27 @@ print(json.dumps({
 }))
 """
 TENSORFLOW = "import tensorflow\nmodules = ['tensorflow']"
+# A binary's import of TensorFlow (mnist_tf/startup.py), in a new interpreter: no full
+# collection during it, the collector on after it, the import's objects frozen (a second call
+# changes nothing), and at exit what is left frozen too before the interpreter's last
+# collections (AT_EXIT, registered first, runs after startup's own exit hook).
+STARTUP = r"""
+import atexit, gc, json, sys
+from mnist_tf import startup
+
+def at_exit():
+    print(json.dumps({"unfrozen_at_exit": len(gc.get_objects())}))
+
+atexit.register(at_exit)
+startup.import_tensorflow()
+frozen = gc.get_freeze_count()
+startup.import_tensorflow()
+garbage_to_be = [[] for _ in range(1000)]  # made after the import: not frozen until exit
+print(json.dumps({"tensorflow_imported": "tensorflow" in sys.modules,
+                  "full_collections": gc.get_stats()[2]["collections"],
+                  "enabled": gc.isenabled(), "frozen": frozen,
+                  "frozen_again": gc.get_freeze_count(), "unfrozen": len(gc.get_objects())}))
+"""
 LIBRARY = """import importlib, pkgutil
 import mnist_tf, os
 modules = ["mnist_tf"] + [m.name for m in pkgutil.walk_packages(mnist_tf.__path__, "mnist_tf.")]
@@ -58,17 +80,24 @@ def test_importing_the_library_leaves_the_environment_and_stderr_as_they_were():
     # TensorFlow sets a few variables of its own when imported (TF2_BEHAVIOR, ...): a bare
     # `import tensorflow`, run alongside in the same environment, says which. Both run without
     # TF_CPP_MIN_LOG_LEVEL: a caller's value would hide a library that sets the same.
-    runs = [subprocess.Popen([sys.executable, "-c", SCRIPT.replace("IMPORT", code)],
-                             env=child_env(),
+    # The binaries' import (STARTUP) runs alongside: a new process is what it is about.
+    runs = [subprocess.Popen([sys.executable, "-c", script], env=child_env(),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-            for code in (TENSORFLOW, LIBRARY)]
-    reports = []
+            for script in (SCRIPT.replace("IMPORT", TENSORFLOW),
+                           SCRIPT.replace("IMPORT", LIBRARY), STARTUP)]
+    lines = []
     for run in runs:
         out, err = run.communicate(timeout=300)
         assert run.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
-    tensorflow, library = reports
+        lines.append(out.strip().splitlines())
+    tensorflow, library = (json.loads(printed[-1]) for printed in lines[:2])
+    startup, at_exit = (json.loads(line) for line in lines[2][-2:])
     assert len(library["modules"]) > 20 and library["tensorflow_imported"], library["modules"]
     assert library["environ_changed"] == tensorflow["environ_changed"]
     assert library["fd2_same_file"] and library["sys_stderr_same"]
     assert library["fd2_touched"] == tensorflow["fd2_touched"] == []
+
+    assert startup["tensorflow_imported"] and startup["enabled"]
+    assert startup["full_collections"] == 0
+    assert startup["frozen"] > 100_000 and startup["frozen_again"] == startup["frozen"]
+    assert startup["unfrozen"] >= 1000 and at_exit["unfrozen_at_exit"] == 0
