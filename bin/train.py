@@ -161,7 +161,7 @@ def main(argv):
                      tf.errors.CancelledError)
         try:
             with tf.device(device) if strategy is None else contextlib.nullcontext(), \
-                    interrupts.stop_on_signals():
+                    interrupts.stop_on_signals(hold_after_stop=True):
                 run.start(data_dir=FLAGS.data_dir,
                           extra_hparams={"device": FLAGS.device, "strategy": FLAGS.strategy})
                 metrics = train(run, export_fn=export.export_saved_model)

@@ -95,10 +95,31 @@ def test_sigint_twice_stops_at_the_batch_in_flight_and_resume_is_bit_exact(tmp_p
         {tag: sorted(steps) for tag, steps in _scalars(straight_dir / "train").items()}
 
 
+def test_a_held_stop_keeps_recording_signals_after_its_block_only_when_one_came():
+    """``hold_after_stop``: without a signal the previous handler comes back; after one,
+    SIGTERM and SIGINT are ignored (the process survives a second one) until it exits."""
+    previous = {s: signal.getsignal(s) for s in interrupts.SIGNALS}
+    before = previous[signal.SIGTERM]
+    try:
+        with interrupts.stop_on_signals(hold_after_stop=True):
+            pass
+        assert signal.getsignal(signal.SIGTERM) is before
+        with interrupts.stop_on_signals(hold_after_stop=True):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+        assert [signal.getsignal(s) for s in interrupts.SIGNALS] == [signal.SIG_IGN] * 2
+        os.kill(os.getpid(), signal.SIGTERM)  # with the default handler, this would kill pytest
+        time.sleep(0.01)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def test_sigterm_to_train_py_saves_exits_143_and_resume_is_bit_exact(tmp_path, data, straight):
-    """Two SIGTERMs a millisecond apart during epoch 2 (or right at the end of epoch 1): one
-    line naming the checkpoint, which holds the batch the line says; exit 143; ``--resume``
-    ends bit-identical to the same run trained in one go."""
+    """Two SIGTERMs a millisecond apart during epoch 2 (or right at the end of epoch 1), and
+    a third once the stop is announced (a late one, while the process exits): one line naming
+    the checkpoint, which holds the batch the line says; exit 143; ``--resume`` ends
+    bit-identical to the same run trained in one go."""
     straight_dir, expected = straight
     env, logdir = data_env(tmp_path, data), tmp_path / "run"
     process = start_binary("train", *FLAGS, f"--logdir={logdir}", env=env)
@@ -108,7 +129,14 @@ def test_sigterm_to_train_py_saves_exits_143_and_resume_is_bit_exact(tmp_path, d
     process.send_signal(signal.SIGTERM)
     time.sleep(0.001)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=120)
+    err = ""
+    while not LINE.match(err.rstrip("\n").rsplit("\n", 1)[-1]):
+        line = process.stderr.readline()
+        assert line, err  # the process ended without its line
+        err += line
+    process.send_signal(signal.SIGTERM)  # the previous handler is not put back: it must not kill
+    out, rest = process.communicate(timeout=120)
+    err += rest
     assert process.returncode == 143, err
     assert "Traceback" not in err
     line = err.strip().splitlines()[-1]

@@ -62,16 +62,25 @@ def _handler(signum, frame):
 
 
 @contextlib.contextmanager
-def stop_on_signals():
-    """Within the block, SIGTERM and SIGINT ask the loop to stop at a checkpoint (the
-    previous handlers are put back after it)."""
+def stop_on_signals(hold_after_stop: bool = False):
+    """Within the block, SIGTERM and SIGINT ask the loop to stop at a checkpoint; the
+    previous handlers are put back after it.
+
+    Args:
+      hold_after_stop: when a signal came during the block, ignore further ones after it
+        (``SIG_IGN``) instead of putting the previous handlers back: for a process about
+        to exit with the signal's status, which a second SIGTERM sent a moment later must
+        not kill between its save and its exit. (Not a Python handler: the interpreter
+        puts those back to the default as it finalizes, an ignored signal stays ignored.)
+    """
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
     _Watch.active, _Watch.received = True, 0
     try:
         yield
     finally:
+        stopping = hold_after_stop and _Watch.received
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if stopping else handler)
         _Watch.active = False
 
 
