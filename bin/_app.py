@@ -18,28 +18,49 @@ TensorFlow's start-up noise is kept off the terminal here, not in the library:
 ``TF_CPP_MIN_LOG_LEVEL=3`` and an import with stderr closed. ``--verbosity=1``
 (or ``TF_CPP_MIN_LOG_LEVEL=0`` in the environment) brings all of it back. Either way
 TensorFlow is imported through ``mnist_tf.startup``, which keeps Python's garbage collector off
-the import's objects: ~1 s less of every binary's start and exit.
+the import's objects: ~1 s less of every binary's start and exit. A ``--onednn`` on the
+command line or in a ``--flagfile`` (``bin/train.py``'s flag) is read here, before that import,
+which is when TensorFlow fixes its CPU kernels (``mnist_tf/onednn.py``).
 """
 
 import contextlib
 import os
 import sys
 
-from mnist_tf import startup
+from absl import flags
+
+from mnist_tf import onednn, startup
+
+
+def _flag_value(argv, *names):
+    """The value last given to one of ``names`` (``--name=V`` or ``--name V``) in ``argv``, with
+    its ``--flagfile`` files read in as absl reads them; None if none is given. For the few
+    settings that must act before TensorFlow is imported, before absl parses the flags."""
+    try:
+        argv = flags.FLAGS.read_flags_from_files(list(argv), force_gnu=False)
+    except flags.Error:
+        pass  # an unreadable flagfile: absl's parse names it later
+    value = None
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                value = argv[i + 1]
+            elif arg.startswith(name + "="):
+                value = arg.split("=", 1)[1]
+    return value
 
 
 def _wants_tensorflow_logs(argv) -> bool:
     """True for ``--verbosity=N``/``-v N`` with N >= 1 (absl's own flag)."""
-    for i, arg in enumerate(argv):
-        for prefix in ("--verbosity", "-v"):
-            if arg == prefix and i + 1 < len(argv):
-                value = argv[i + 1]
-            elif arg.startswith(prefix + "="):
-                value = arg.split("=", 1)[1]
-            else:
-                continue
-            return value.lstrip("-").isdigit() and int(value) >= 1
-    return False
+    value = _flag_value(argv, "--verbosity", "-v")
+    return value is not None and value.lstrip("-").isdigit() and int(value) >= 1
+
+
+def _onednn_choice(argv) -> str:
+    """``--onednn``'s value (``bin/train.py``), read before TensorFlow's import, which fixes
+    its kernels; "auto" when absent (a bad value is absl's error once it parses)."""
+    value = _flag_value(argv, "--onednn")
+    return value if value in onednn.CHOICES else "auto"
 
 
 @contextlib.contextmanager
@@ -79,6 +100,7 @@ def quiet_stderr():
             yield
 
 
+onednn.choose(_onednn_choice(sys.argv))
 if _wants_tensorflow_logs(sys.argv) or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     startup.import_tensorflow()
@@ -93,7 +115,7 @@ else:
     _import_tensorflow_quietly()
 
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import app  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
 from mnist_tf.errors import MnistTfError, SettingError, first_line  # noqa: E402

@@ -15,6 +15,8 @@ ROWS = {
     "recipe": ("nothing: bin/flags/fast.flags as it is", [], "bin/flags/fast.flags"),
     "network": ("fast_cnn → the Keras example's CNN", ["--model=keras_example_cnn"],
                 "mnist_tf/models/fast_cnn.py"),
+    "onednn": ("oneDNN's CPU kernels → TensorFlow's own", ["--onednn=off"],
+               "mnist_tf/onednn.py"),
     "one_cycle": ("one-cycle 3e-3 → constant 1e-3 (Keras's Adam)",
                   ["--lr_schedule=constant", "--learning_rate=1e-3"],
                   "mnist_tf/optimizers/schedules.py"),

@@ -18,7 +18,7 @@ import sys
 
 from absl import flags
 
-from mnist_tf import devices, distribute, export, models, precision
+from mnist_tf import devices, distribute, export, models, onednn, precision
 from mnist_tf.errors import first_line
 from mnist_tf.optimizers import OPTIMIZERS, SCHEDULES
 from mnist_tf.runs import interrupts
@@ -35,6 +35,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("device", "auto", devices.DEVICE_CHOICES,
                   "Where to train: auto (a GPU when one is visible), cpu (GPUs hidden) or gpu "
                   "(an error when none is visible).")
+flags.DEFINE_enum("onednn", "auto", onednn.CHOICES,
+                  "CPU kernels: oneDNN's (on), TensorFlow's own (off), or TensorFlow's choice for "
+                  "this CPU (auto: oneDNN only with AVX-512 VNNI/BF16 or AMX). Acts at "
+                  "TensorFlow's import (mnist_tf/onednn.py).")
 flags.DEFINE_enum("model", DEFAULTS.model, sorted(models.MODELS),
                   "Which network to train (mnist_tf.models.MODELS).")
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Passes over the training set.")
@@ -163,7 +167,8 @@ def main(argv):
             with tf.device(device) if strategy is None else contextlib.nullcontext(), \
                     interrupts.stop_on_signals(hold_after_stop=True):
                 run.start(data_dir=FLAGS.data_dir,
-                          extra_hparams={"device": FLAGS.device, "strategy": FLAGS.strategy})
+                          extra_hparams={"device": FLAGS.device, "strategy": FLAGS.strategy,
+                                         "onednn": onednn.enabled()})
                 metrics = train(run, export_fn=export.export_saved_model)
         except interrupts.Interrupted as e:  # saved: one line, the signal's exit status
             print(e, file=sys.stderr, flush=True)
@@ -182,7 +187,8 @@ def _describe(device, strategy, logdir, config) -> None:
     """The lines a run starts with: where it trains, its logdir, a note on the precision."""
     import tensorflow as tf
     if strategy is None:
-        print(f"device: {devices.describe(device)}")
+        kernels = f", oneDNN {'on' if onednn.enabled() else 'off'}" if "CPU" in device else ""
+        print(f"device: {devices.describe(device)}{kernels}")
     else:
         print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas "
               f"on {', '.join(strategy.extended.worker_devices)}")
@@ -191,6 +197,8 @@ def _describe(device, strategy, logdir, config) -> None:
         note = precision.cpu_note(config.precision)
         if note:
             print(f"note: {note}")
+    if onednn.mismatch(FLAGS.onednn):
+        print(f"note: {onednn.mismatch(FLAGS.onednn)}")
     if config.profile and importlib.util.find_spec("xprof") is None:
         print("note: the profiler's trace is written into the logdir; TensorBoard's Profile tab, "
               "which shows it, needs the profile extra: pip install -e \".[profile]\"")

@@ -1,10 +1,12 @@
-"""bin/flags/*.flags: every line is a setting of TrainConfig with a valid value."""
+"""bin/flags/*.flags: every line is a setting of TrainConfig with a valid value, or
+``--onednn``, bin/train.py's choice of the process's CPU kernels, with one of its values."""
 
 import dataclasses
 import os
 
 import pytest
 
+from mnist_tf import onednn
 from mnist_tf.training.config import TrainConfig
 
 FLAGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -21,6 +23,9 @@ def read_flag_file(path) -> dict:
             continue
         assert line.startswith("--"), line
         name, has_value, value = line[2:].partition("=")
+        if name == "onednn":  # the process's kernels, not a run setting (mnist_tf/onednn.py)
+            assert value in onednn.CHOICES, line
+            continue
         if not has_value:
             name, value = (name[2:], "false") if name.startswith("no") and \
                 name[2:] in FIELDS else (name, "true")

@@ -2,7 +2,8 @@
 
 The quieting of TensorFlow's start-up belongs to the binaries (``bin/_app.py``); a user who
 imports the library in a notebook or another program must see TensorFlow as it is. What the
-binaries do call, ``mnist_tf.startup.import_tensorflow``, is checked in a new process too.
+binaries do call (``bin/_app.py``: the ``--onednn`` choice, then
+``mnist_tf.startup.import_tensorflow``) is checked in a new process too.
 """
 
 import json
@@ -53,21 +54,28 @@ TENSORFLOW = "import tensorflow\nmodules = ['tensorflow']"
 # changes nothing), and at exit what is left frozen too before the interpreter's last
 # collections (AT_EXIT, registered first, runs after startup's own exit hook).
 STARTUP = r"""
-import atexit, gc, json, sys
-from mnist_tf import startup
+import atexit, gc, json, os, sys
+from mnist_tf import onednn, startup
 
 def at_exit():
     print(json.dumps({"unfrozen_at_exit": len(gc.get_objects())}))
 
 atexit.register(at_exit)
-startup.import_tensorflow()
+# As `python bin/train.py --onednn=off --flagfile=bin/flags/fast.flags` starts: bin/_app.py reads
+# --onednn (the flagfile's "on", given last) and imports TensorFlow through startup.
+sys.argv = ["bin/train.py", "--onednn=off", "--flagfile=bin/flags/fast.flags"]
+sys.path.insert(0, "bin")
+import _app
 frozen = gc.get_freeze_count()
 startup.import_tensorflow()
+onednn.choose("off")  # too late: changes nothing
 garbage_to_be = [[] for _ in range(1000)]  # made after the import: not frozen until exit
 print(json.dumps({"tensorflow_imported": "tensorflow" in sys.modules,
                   "full_collections": gc.get_stats()[2]["collections"],
                   "enabled": gc.isenabled(), "frozen": frozen,
-                  "frozen_again": gc.get_freeze_count(), "unfrozen": len(gc.get_objects())}))
+                  "frozen_again": gc.get_freeze_count(), "unfrozen": len(gc.get_objects()),
+                  "onednn": onednn.enabled(), "variable": os.environ[onednn.VARIABLE],
+                  "note": onednn.mismatch("off")}))
 """
 LIBRARY = """import importlib, pkgutil
 import mnist_tf, os
@@ -101,3 +109,7 @@ def test_importing_the_library_leaves_the_environment_and_stderr_as_they_were():
     assert startup["full_collections"] == 0
     assert startup["frozen"] > 100_000 and startup["frozen_again"] == startup["frozen"]
     assert startup["unfrozen"] >= 1000 and at_exit["unfrozen_at_exit"] == 0
+    # The recipe's --onednn=on reaches TensorFlow's kernels on any CPU; a later choice is
+    # reported, not taken.
+    assert startup["onednn"] is True and startup["variable"] == "1"
+    assert startup["note"].startswith("--onednn=off has no effect here: TensorFlow was imported")
