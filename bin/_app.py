@@ -42,6 +42,8 @@ def _flag_value(argv, *names):
         pass  # an unreadable flagfile: absl's parse names it later
     value = None
     for i, arg in enumerate(argv):
+        if arg == "--":  # absl reads no flag after it
+            break
         for name in names:
             if arg == name and i + 1 < len(argv):
                 value = argv[i + 1]

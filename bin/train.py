@@ -36,9 +36,9 @@ flags.DEFINE_enum("device", "auto", devices.DEVICE_CHOICES,
                   "Where to train: auto (a GPU when one is visible), cpu (GPUs hidden) or gpu "
                   "(an error when none is visible).")
 flags.DEFINE_enum("onednn", "auto", onednn.CHOICES,
-                  "CPU kernels: oneDNN's (on), TensorFlow's own (off), or TensorFlow's choice for "
-                  "this CPU (auto: oneDNN only with AVX-512 VNNI/BF16 or AMX). Acts at "
-                  "TensorFlow's import (mnist_tf/onednn.py).")
+                  "CPU kernels: oneDNN's (on), TensorFlow's own (off), or TensorFlow's choice "
+                  "for this CPU (auto: oneDNN only on CPUs with VNNI, BF16 or AMX "
+                  "instructions). Acts at TensorFlow's import (mnist_tf/onednn.py).")
 flags.DEFINE_enum("model", DEFAULTS.model, sorted(models.MODELS),
                   "Which network to train (mnist_tf.models.MODELS).")
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Passes over the training set.")
@@ -197,8 +197,9 @@ def _describe(device, strategy, logdir, config) -> None:
         note = precision.cpu_note(config.precision)
         if note:
             print(f"note: {note}")
-    if onednn.mismatch(FLAGS.onednn):
-        print(f"note: {onednn.mismatch(FLAGS.onednn)}")
+    kernels_note = onednn.mismatch(FLAGS.onednn)
+    if kernels_note:
+        print(f"note: {kernels_note}")
     if config.profile and importlib.util.find_spec("xprof") is None:
         print("note: the profiler's trace is written into the logdir; TensorBoard's Profile tab, "
               "which shows it, needs the profile extra: pip install -e \".[profile]\"")

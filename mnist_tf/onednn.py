@@ -4,9 +4,10 @@ TensorFlow's x86 wheel carries two implementations of the convolutions, poolings
 matrix products of a CPU step. With oneDNN on, a graph pass rewrites ``Conv2D``,
 ``Conv2DBackpropFilter``, ``MaxPoolGrad``, ``MatMul`` ... into oneDNN's kernels, which block
 the arrays for the CPU's vector width and fuse bias and ReLU into the convolution. TensorFlow
-turns oneDNN on by itself only on CPUs with AVX-512 VNNI, AVX-512 BF16 or AMX; elsewhere
-(e.g. a Zen 3 with AVX2) it stays off unless ``TF_ENABLE_ONEDNN_OPTS=1`` is in the
-environment when TensorFlow is imported: the variable is read once, by the import.
+turns oneDNN on by itself only on CPUs with VNNI, BF16 or AMX instructions (AVX-512 VNNI or
+BF16, AVX-VNNI, AMX; some Arm cores); elsewhere (e.g. a Zen 3 with AVX2) it stays off
+unless ``TF_ENABLE_ONEDNN_OPTS=1`` is in the environment when TensorFlow is imported: the
+variable is read once, by the import.
 
 Measured on a 2-core Zen 3 (AVX2+FMA, no AVX-512; BUILD_NOTES.md → The speedrun), a training
 step of batch 128, oneDNN against Eigen: the speedrun's ``fast_cnn`` ~1.9× the images/s,

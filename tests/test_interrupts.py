@@ -95,9 +95,10 @@ def test_sigint_twice_stops_at_the_batch_in_flight_and_resume_is_bit_exact(tmp_p
         {tag: sorted(steps) for tag, steps in _scalars(straight_dir / "train").items()}
 
 
-def test_a_held_stop_keeps_recording_signals_after_its_block_only_when_one_came():
-    """``hold_after_stop``: without a signal the previous handler comes back; after one,
-    SIGTERM and SIGINT are ignored (the process survives a second one) until it exits."""
+def test_a_held_stop_ignores_signals_after_its_block_only_when_the_run_stopped():
+    """``hold_after_stop``: without a stop the previous handler comes back; after this
+    process's signal, or a stop for a peer's (``Interrupted`` with no signal here), SIGTERM
+    and SIGINT are ignored until the process exits."""
     previous = {s: signal.getsignal(s) for s in interrupts.SIGNALS}
     before = previous[signal.SIGTERM]
     try:
@@ -108,8 +109,12 @@ def test_a_held_stop_keeps_recording_signals_after_its_block_only_when_one_came(
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.01)
         assert [signal.getsignal(s) for s in interrupts.SIGNALS] == [signal.SIG_IGN] * 2
-        os.kill(os.getpid(), signal.SIGTERM)  # with the default handler, this would kill pytest
-        time.sleep(0.01)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        with pytest.raises(interrupts.Interrupted), \
+                interrupts.stop_on_signals(hold_after_stop=True):
+            raise interrupts.Interrupted(signal.SIGTERM, 1, 0, "ckpt-1")  # a peer's stop
+        assert [signal.getsignal(s) for s in interrupts.SIGNALS] == [signal.SIG_IGN] * 2
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

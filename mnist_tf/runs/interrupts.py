@@ -67,7 +67,8 @@ def stop_on_signals(hold_after_stop: bool = False):
     previous handlers are put back after it.
 
     Args:
-      hold_after_stop: when a signal came during the block, ignore further ones after it
+      hold_after_stop: when a signal came during the block (or the run stopped for a
+        peer's), ignore further ones after it
         (``SIG_IGN``) instead of putting the previous handlers back: for a process about
         to exit with the signal's status, which a second SIGTERM sent a moment later must
         not kill between its save and its exit. (Not a Python handler: the interpreter
@@ -75,10 +76,14 @@ def stop_on_signals(hold_after_stop: bool = False):
     """
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
     _Watch.active, _Watch.received = True, 0
+    stopped = False
     try:
         yield
+    except Interrupted:  # this worker's signal, or a peer's (its own ``received`` is then 0)
+        stopped = True
+        raise
     finally:
-        stopping = hold_after_stop and _Watch.received
+        stopping = hold_after_stop and (stopped or _Watch.received)
         for s, handler in previous.items():
             signal.signal(s, signal.SIG_IGN if stopping else handler)
         _Watch.active = False
