@@ -68,11 +68,11 @@ def stop_on_signals(hold_after_stop: bool = False):
 
     Args:
       hold_after_stop: when a signal came during the block (or the run stopped for a
-        peer's), ignore further ones after it
-        (``SIG_IGN``) instead of putting the previous handlers back: for a process about
-        to exit with the signal's status, which a second SIGTERM sent a moment later must
-        not kill between its save and its exit. (Not a Python handler: the interpreter
-        puts those back to the default as it finalizes, an ignored signal stays ignored.)
+        peer's), ignore further ones after it (``SIG_IGN``) instead of putting the previous
+        handlers back: for a process about to exit with the signal's status, which a second
+        SIGTERM sent a moment later must not kill between its save and its exit. (Not a
+        Python handler: the interpreter puts those back to the default as it finalizes; an
+        ignored signal stays ignored.)
     """
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
     _Watch.active, _Watch.received = True, 0
