@@ -103,7 +103,8 @@ def quiet_stderr():
 
 
 onednn.choose(_onednn_choice(sys.argv))
-if _wants_tensorflow_logs(sys.argv) or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+_TENSORFLOW_LOGS = _wants_tensorflow_logs(sys.argv)  # read once: the flagfiles too
+if _TENSORFLOW_LOGS or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     startup.import_tensorflow()
 else:
@@ -141,7 +142,7 @@ def run(main):
     """Runs ``main(argv)`` as an absl app with one-line errors instead of tracebacks."""
 
     def guarded_main(argv):
-        if not _wants_tensorflow_logs(sys.argv):
+        if not _TENSORFLOW_LOGS:
             # TensorFlow logs INFO lines through absl (e.g. on every checkpoint save).
             absl_logging.set_verbosity(absl_logging.WARNING)
         try:

@@ -1,8 +1,8 @@
 """A process's fixed cost: TensorFlow's import, and the interpreter's exit.
 
-Both are the same for a 30-second speedrun and a 5-minute run, and much of both is Python's
-cyclic garbage collector walking the objects TensorFlow's import makes (modules, functions,
-op definitions: millions of objects, none of them garbage, all alive until the process ends).
+Both are the same for a 20-second speedrun and a 5-minute run, and much of both is Python's
+cyclic garbage collector walking the objects TensorFlow's import makes (modules, functions, op
+definitions: about half a million, none of them garbage, all alive until the process ends).
 With the collector on, the import runs five full collections over them and the interpreter
 runs more while it shuts down; measured on a 2-core Zen 3 (BUILD_NOTES.md → Where the time
 goes): ~0.5 s of the import and ~0.6 s of the exit.
