@@ -130,9 +130,10 @@ class Context:
 
 def train(ctx, command, shown):
     """A training command, cut to two steps per epoch (one epoch), into the test's logdir, on
-    the first digits of MNIST (conftest ``small_mnist_env``)."""
+    the first digits of MNIST (conftest ``small_mnist_env``), without the epoch's explain
+    images (1.5-4 CPU-seconds a run; tests/test_tensorboard.py checks them)."""
     command = re.sub(r" --logdir=\S+", "", command)  # the run goes into the test's directory
-    extra = [*CUT, "--epochs=1", f"--logdir={ctx.tmp / 'run'}"]
+    extra = [*CUT, "--epochs=1", f"--logdir={ctx.tmp / 'run'}", "--noexplain_images"]
     if "--export" not in command:
         extra.append("--noexport")
     if "--flagfile" in command:  # a recipe's warm-up must fit the cut run

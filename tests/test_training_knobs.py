@@ -100,18 +100,11 @@ def test_steps_per_loop_gives_the_run_a_one_step_loop_gives(quick_run, tmp_path)
 
 
 def test_a_cosine_schedule_is_logged_and_continues_after_a_resume(tmp_path):
+    """Killed right after the first checkpoint and resumed, the run's logged rates are
+    Keras's cosine schedule at every logged step: the resume went on from its step (that a
+    resumed run ends with an uninterrupted one's weights: tests/test_interrupts.py)."""
     data = synthetic_mnist()
     config = QUICK.replace(epochs=3, lr_schedule="cosine", warmup_steps=10, learning_rate=3e-3)
-    train_and_evaluate(config, str(tmp_path / "straight"), data=data, log=quiet)
-    keras = pytest.importorskip("keras")
-    expected = keras.optimizers.schedules.CosineDecay(0.0, 45 - 10, warmup_target=3e-3,
-                                                      warmup_steps=10)
-    logged = _scalars(str(tmp_path / "straight"), "step/learning_rate")
-    assert len(logged) == 45 // 4
-    for step, lr in logged.items():  # logged after `step` steps: the rate of the next one
-        assert lr == pytest.approx(float(expected(step)), rel=1e-5, abs=1e-9)
-
-    # Killed right after the first checkpoint; resumed, the schedule goes on from its step.
     save = Run.save
 
     def save_then_die(self, epoch, *args, **kwargs):
@@ -122,14 +115,16 @@ def test_a_cosine_schedule_is_logged_and_continues_after_a_resume(tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Run, "save", save_then_die)
         with pytest.raises(Killed):
-            train_and_evaluate(config, str(tmp_path / "resumed"), data=data, log=quiet)
-    train_and_evaluate(config, str(tmp_path / "resumed"), data=data, resume=True, log=quiet)
-    for run in ("straight", "resumed"):
-        assert saved_runs.find_checkpoint(str(tmp_path / run)).endswith("ckpt-3")
-    straight, _ = saved_runs.load_model(str(tmp_path / "straight"))
-    resumed, _ = saved_runs.load_model(str(tmp_path / "resumed"))
-    for a, b in zip(weights(straight), weights(resumed)):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+            train_and_evaluate(config, str(tmp_path), data=data, log=quiet)
+    train_and_evaluate(config, str(tmp_path), data=data, resume=True, log=quiet)
+    assert saved_runs.find_checkpoint(str(tmp_path)).endswith("ckpt-3")
+    keras = pytest.importorskip("keras")
+    expected = keras.optimizers.schedules.CosineDecay(0.0, 45 - 10, warmup_target=3e-3,
+                                                      warmup_steps=10)
+    logged = _scalars(str(tmp_path), "step/learning_rate")
+    assert sorted(logged) == list(range(4, 45, 4))  # before the kill (15 steps) and after
+    for step, lr in logged.items():  # logged after `step` steps: the rate of the next one
+        assert lr == pytest.approx(float(expected(step)), rel=1e-5, abs=1e-9)
 
 
 def test_augmentation_changes_only_the_training_images_and_replays_from_any_batch():
