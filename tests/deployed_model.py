@@ -1,13 +1,17 @@
 """The session's trained model exported as every file format, through bin/export.py's main.
 
-The fixture ``deployed`` (conftest.py) calls :func:`export_all` once per session: each
-format is converted from the shared trained run's newest checkpoint, verified in its
-runtime on the 10,000 test images and written, as ``bin/export.py --format=F`` does.
+The fixture ``deployed`` (conftest.py) calls :func:`export_all` once per session: a copy of
+the shared trained run, as a user's run would be, then the README's export command for each
+format on it (``bin/export.py --checkpoint_dir RUN --format=F``): converted from the run's
+newest checkpoint, verified in its runtime on the 10,000 test images and written at
+bin/export.py's default path in RUN. tests/test_readme.py checks those runs against the
+README's commands and the output it shows, instead of converting again.
 """
 
 import dataclasses
 import json
 import os
+import shutil
 
 from binaries import main_status as run_main
 
@@ -17,18 +21,21 @@ FILE_FORMATS = ("litert", "litert_int8", "onnx")
 @dataclasses.dataclass(frozen=True)
 class Exported:
     path: str
+    args: list    # bin/export.py's arguments
     stdout: str
     report: dict  # the JSON last line: sizes, accuracy, agreement, max |Δp|
 
 
 def export_all(logdir: str, directory: str) -> dict:
-    """{format: Exported} for the trained run in ``logdir``, files written into ``directory``."""
+    """{format: Exported} for a copy of the trained run in ``logdir``, made as
+    ``directory/run``, where each file is written."""
+    run = os.path.join(directory, "run")
+    shutil.copytree(logdir, run)
     exported = {}
     for fmt in FILE_FORMATS:
-        path = os.path.join(directory, "model_int8.tflite" if fmt == "litert_int8"
-                            else "model.tflite" if fmt == "litert" else "model.onnx")
-        status, stdout, stderr = run_main("export", f"--checkpoint_dir={logdir}",
-                                          f"--format={fmt}", f"--output={path}")
+        args = ["--checkpoint_dir", run, f"--format={fmt}"]
+        status, stdout, stderr = run_main("export", *args)
         assert status == 0, stderr
-        exported[fmt] = Exported(path, stdout, json.loads(stdout.strip().splitlines()[-1]))
+        report = json.loads(stdout.strip().splitlines()[-1])
+        exported[fmt] = Exported(report["path"], args, stdout, report)
     return exported

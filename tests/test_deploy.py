@@ -32,7 +32,7 @@ def onnx_probabilities(path, images):
     return session.run(["probabilities"], {"images": images})[0]
 
 
-def test_export_prints_its_verified_figures(deployed):
+def test_export_prints_its_verified_figures(deployed, trained_run):
     for fmt, exported in deployed.items():
         lines = exported.stdout.strip().splitlines()
         assert lines[0].startswith("checkpoint: ") and lines[1].startswith(
@@ -41,9 +41,10 @@ def test_export_prints_its_verified_figures(deployed):
         report = exported.report
         assert report["size_bytes"] == os.path.getsize(exported.path)
         assert report["count"] == 10_000 and report["format"] == fmt
-    # nothing but the three files: no temporary file left beside them
+    # in the copy of the run, nothing but the three files added: no temporary file beside them
     directory = os.path.dirname(deployed["onnx"].path)
-    assert sorted(os.listdir(directory)) == ["model.onnx", "model.tflite", "model_int8.tflite"]
+    added = set(os.listdir(directory)) - set(os.listdir(trained_run.logdir))
+    assert sorted(added) == ["model.onnx", "model.tflite", "model_int8.tflite"]
 
 
 @pytest.mark.parametrize("fmt,run", [("litert", litert_probabilities),

@@ -221,14 +221,22 @@ def echo_status(ctx, command, shown):
 
 
 def export(ctx, command, shown):
-    result = ctx.run(command)
-    assert result.returncode == 0, result.stderr
-    assert_prints_as_shown(result.stdout, shown)
+    """The SavedModel export runs here; a ``--format`` export is the run the ``deployed``
+    fixture made of this very command on its copy of the trained run (tests/deployed_model.py),
+    its output checked against the README's."""
     if "--format" not in command:
+        result = ctx.run(command)
+        assert result.returncode == 0, result.stderr
+        assert_prints_as_shown(result.stdout, shown)
         assert os.path.isfile(os.path.join(ctx.paths["/tmp/exp_cnn"], "saved_model.pb"))
         return
-    written = json.loads(result.stdout.strip().splitlines()[-1])["path"]
-    assert written.startswith(ctx.user_run()) and os.path.getsize(written) > 10_000
+    deployed = ctx.deployed()
+    fmt = re.search(r"--format=(\w+)", command)[1]
+    run = deployed[fmt].args[1]
+    assert binary_args(command, ctx.paths, lambda: run) == ("export", deployed[fmt].args)
+    assert_prints_as_shown(deployed[fmt].stdout, shown)
+    written = deployed[fmt].report["path"]
+    assert written.startswith(run) and os.path.getsize(written) > 10_000
 
 
 def explain(ctx, command, shown):
@@ -468,6 +476,7 @@ def context(tmp_path, real_mnist_dir, small_mnist_env, request):
             shutil.copy(deployed[fmt].path, os.path.join(run, name))
 
     ctx.deployed_files = deployed_files
+    ctx.deployed = lambda: request.getfixturevalue("deployed")
     ctx.mnist_digit = lambda: request.getfixturevalue("mnist").x_test[0]
     ctx.mnist_label = lambda: int(request.getfixturevalue("mnist").y_test[0])
     return ctx
