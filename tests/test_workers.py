@@ -46,7 +46,7 @@ pytestmark = pytest.mark.xdist_group("two_workers")  # one xdist worker runs the
 
 LINE = re.compile(r"^interrupted at epoch (\d+), batch (\d+): checkpoint (\S+); "
                   r"resume with --resume$")
-STEPS = 50  # per epoch: 150 steps of 64 synthetic digits in all, enough for the 98% below
+STEPS = 30  # per epoch: 90 steps of 64 synthetic digits in all, enough for the 98% below
 COLLECTIVE_TIMEOUT = 15  # seconds (45 by default): B's survivor waits at most about this long
 
 
