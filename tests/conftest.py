@@ -189,8 +189,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def deployed(trained_run, tmp_path_factory):
-    """``trained_run`` exported as LiteRT float, LiteRT int8 and ONNX, each verified:
-    {format: ``deployed_model.Exported``}."""
+    """A copy of ``trained_run`` exported as LiteRT float, LiteRT int8 and ONNX, each
+    verified: {format: ``deployed_model.Exported``}."""
     import deployed_model
 
     return deployed_model.export_all(trained_run.logdir, str(tmp_path_factory.mktemp("deployed")))

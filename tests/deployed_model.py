@@ -1,11 +1,12 @@
 """The session's trained model exported as every file format, through bin/export.py's main.
 
 The fixture ``deployed`` (conftest.py) calls :func:`export_all` once per session: a copy of
-the shared trained run, as a user's run would be, then the README's export command for each
-format on it (``bin/export.py --checkpoint_dir RUN --format=F``): converted from the run's
-newest checkpoint, verified in its runtime on the 10,000 test images and written at
-bin/export.py's default path in RUN. tests/test_readme.py checks those runs against the
-README's commands and the output it shows, instead of converting again.
+the shared trained run, as a user's run would be, exported as each format from its newest
+checkpoint, verified in the format's runtime on the 10,000 test images and written into the
+copy. ``litert_int8`` and ``onnx`` are the README's commands as it shows them
+(``--checkpoint_dir RUN --format=F``, the file at bin/export.py's default path), which
+tests/test_readme.py checks against the README instead of converting again; ``litert``
+names its file with ``--output`` and the checkpoint directory itself.
 """
 
 import dataclasses
@@ -34,8 +35,13 @@ def export_all(logdir: str, directory: str) -> dict:
     exported = {}
     for fmt in FILE_FORMATS:
         args = ["--checkpoint_dir", run, f"--format={fmt}"]
+        if fmt == "litert":
+            output = os.path.join(run, "model.tflite")
+            args = [f"--checkpoint_dir={os.path.join(run, 'checkpoints')}", f"--format={fmt}",
+                    f"--output={output}"]
         status, stdout, stderr = run_main("export", *args)
         assert status == 0, stderr
         report = json.loads(stdout.strip().splitlines()[-1])
+        assert fmt != "litert" or report["path"] == output, report
         exported[fmt] = Exported(report["path"], args, stdout, report)
     return exported

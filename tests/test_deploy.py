@@ -1,7 +1,7 @@
 """LiteRT float, LiteRT int8 and ONNX exports, each run in its own runtime against the SavedModel.
 
-The three files come from the ``deployed`` fixture (bin/export.py's main on the shared
-trained run); the runtimes here are called directly (``ai_edge_litert``'s Interpreter,
+The three files come from the ``deployed`` fixture (bin/export.py's main on a copy of the
+shared trained run, tests/deployed_model.py); the runtimes here are called directly (``ai_edge_litert``'s Interpreter,
 ``onnxruntime.InferenceSession``), not through our predictor.
 """
 
@@ -41,10 +41,10 @@ def test_export_prints_its_verified_figures(deployed, trained_run):
         report = exported.report
         assert report["size_bytes"] == os.path.getsize(exported.path)
         assert report["count"] == 10_000 and report["format"] == fmt
-    # in the copy of the run, nothing but the three files added: no temporary file beside them
+    # the copy of the run holds its files and the three: no temporary file beside them
     directory = os.path.dirname(deployed["onnx"].path)
-    added = set(os.listdir(directory)) - set(os.listdir(trained_run.logdir))
-    assert sorted(added) == ["model.onnx", "model.tflite", "model_int8.tflite"]
+    assert sorted(os.listdir(directory)) == sorted(
+        os.listdir(trained_run.logdir) + ["model.onnx", "model.tflite", "model_int8.tflite"])
 
 
 @pytest.mark.parametrize("fmt,run", [("litert", litert_probabilities),

@@ -38,7 +38,7 @@ def _relative(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-@pytest.mark.parametrize("name", ["keras_example_cnn", "keras_example_cnn_bn"])
+@pytest.mark.parametrize("name", ["keras_example_cnn", "keras_example_cnn_bn", "bn_cnn"])
 def test_every_delta_and_the_input_gradient_equal_the_tapes(name):
     model, images = _model(name), _images()
     target = tf.constant([3, 0, 9])

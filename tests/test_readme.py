@@ -3,8 +3,9 @@
 The README's commands are read from the file itself: the ``$ ...`` lines of its output blocks
 (with the output shown under them), every line of its ``bash`` blocks, its ``python`` snippets
 and the commands in its inline code. Each must match one handler below, which runs it — in this
-process (``binaries.run_main``) unless only a process shows what it does — and checks that what
-it prints has the shape the README shows: each shown line's words before its first number or
+process (``binaries.run_main``) unless only a process shows what it does; the ``--format``
+exports are the ``deployed`` fixture's runs of them (tests/deployed_model.py) — and checks that
+what it prints has the shape the README shows: each shown line's words before its first number or
 path begin a printed line. A command with no handler fails ``test_every_command_has_a_handler``,
 so a README example cannot be added without a test that runs it. A command the README shows
 twice runs once, checked against the output shown under each.

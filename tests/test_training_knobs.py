@@ -16,7 +16,7 @@ from mnist_tf.runs.run import Run
 from mnist_tf.training.step_metrics import StepMetrics
 from mnist_tf.training.step import make_train_loop, make_train_step
 from mnist_tf.data import pipeline
-from training_helpers import step_graph_functions, synthetic_mnist, weights
+from training_helpers import Log, scalar_steps, step_graph_functions, synthetic_mnist, weights
 
 # explain/* images off: a few CPU-seconds an epoch end, tested in test_explain_summaries.py
 # and test_tensorboard.py
@@ -116,13 +116,16 @@ def test_a_cosine_schedule_is_logged_and_continues_after_a_resume(tmp_path):
         patch.setattr(Run, "save", save_then_die)
         with pytest.raises(Killed):
             train_and_evaluate(config, str(tmp_path), data=data, log=quiet)
-    train_and_evaluate(config, str(tmp_path), data=data, resume=True, log=quiet)
+    log = Log()
+    train_and_evaluate(config, str(tmp_path), data=data, resume=True, log=log)
+    assert "ckpt-1: 1 epoch and 0 batches done, step 15" in log.text()  # not from the start
     assert saved_runs.find_checkpoint(str(tmp_path)).endswith("ckpt-3")
     keras = pytest.importorskip("keras")
     expected = keras.optimizers.schedules.CosineDecay(0.0, 45 - 10, warmup_target=3e-3,
                                                       warmup_steps=10)
     logged = _scalars(str(tmp_path), "step/learning_rate")
-    assert sorted(logged) == list(range(4, 45, 4))  # before the kill (15 steps) and after
+    steps = scalar_steps(tmp_path / "train")["step/learning_rate"]
+    assert sorted(steps) == list(range(4, 45, 4))  # each once, before the kill (15) and after
     for step, lr in logged.items():  # logged after `step` steps: the rate of the next one
         assert lr == pytest.approx(float(expected(step)), rel=1e-5, abs=1e-9)
 

@@ -65,8 +65,8 @@ def _tf_config(ports, index):
                        "task": {"type": "worker", "index": index}})
 
 
-def _start_workers(data, logdir, *args, ports=None):
-    ports = ports or _free_ports(2)
+def _start_workers(data, logdir, *args):
+    ports = _free_ports(2)
     return [start_binary("train", "--strategy=multi_worker", "--device=cpu", f"--logdir={logdir}",
                          "--noexport", *args, env={**data, "TF_CONFIG": _tf_config(ports, i)})
             for i in range(2)]
@@ -247,8 +247,8 @@ def test_the_chiefs_outcome_reaches_the_other_worker_as_itself(monkeypatch, erro
     """``chief_decides`` between two workers (the all-reduce stood in for): the check runs on
     the chief alone; the other worker returns its value, or raises its error's class with its
     message (so bin/ prints the same line with the same exit status), an OSError as bin/
-    shows one, any other error as an MnistTfError. The pairs of processes above show the
-    real all-reduce for a value and a SettingError."""
+    shows one, any other error as an MnistTfError. The processes above show the real
+    all-reduce for a value (the resume check of B and C) and a SettingError (D)."""
     two = _TwoWorkers()
     monkeypatch.setattr(workers, "_sum_over_workers", two.sum)
     monkeypatch.setattr(workers, "worker_count", lambda strategy: 2)
