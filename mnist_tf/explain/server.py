@@ -78,11 +78,8 @@ class ExplainApp:
         self.sources = _read_sources()
 
     def warm_up(self) -> None:
-        """Traces the explain graph and the preprocessing's resize once, before the first
-        requests (which would otherwise each trace them), so the first drawing is answered as
-        fast as the next."""
+        """Traces the explain graph once, so the first drawing is answered as fast as the next."""
         self.explainer(np.zeros([1, 28, 28, 1], np.float32))
-        preprocess.fit_box(np.ones([2, 2], np.float32))
 
     def explain(self, image, target) -> dict:
         """A drawing uint8 [H, W] (and a class or None) → the response's JSON object."""
