@@ -1,8 +1,8 @@
 """LiteRT float, LiteRT int8 and ONNX exports, each run in its own runtime against the SavedModel.
 
 The three files come from the ``deployed`` fixture (bin/export.py's main on a copy of the
-shared trained run, tests/deployed_model.py); the runtimes here are called directly (``ai_edge_litert``'s Interpreter,
-``onnxruntime.InferenceSession``), not through our predictor.
+shared trained run, tests/deployed_model.py); the runtimes here are called directly
+(``ai_edge_litert``'s Interpreter, ``onnxruntime.InferenceSession``), not through our predictor.
 """
 
 import os
