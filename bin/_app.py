@@ -32,14 +32,19 @@ from absl import flags
 from mnist_tf import onednn, startup
 
 
-def _flag_value(argv, *names):
-    """The value last given to one of ``names`` (``--name=V`` or ``--name V``) in ``argv``, with
-    its ``--flagfile`` files read in as absl reads them; None if none is given. For the few
-    settings that must act before TensorFlow is imported, before absl parses the flags."""
+def _command_line(argv) -> list:
+    """``argv`` with its ``--flagfile`` files read in, as absl reads them (an unreadable
+    flagfile is left for absl's parse to name)."""
     try:
-        argv = flags.FLAGS.read_flags_from_files(list(argv), force_gnu=False)
+        return flags.FLAGS.read_flags_from_files(list(argv), force_gnu=False)
     except flags.Error:
-        pass  # an unreadable flagfile: absl's parse names it later
+        return list(argv)
+
+
+def _flag_value(argv, *names):
+    """The value last given to one of ``names`` (``--name=V`` or ``--name V``) in ``argv``
+    (flagfiles read in: :func:`_command_line`); None if none is given. For the few settings
+    that must act before TensorFlow is imported, before absl parses the flags."""
     value = None
     for i, arg in enumerate(argv):
         if arg == "--":  # absl reads no flag after it
@@ -102,8 +107,9 @@ def quiet_stderr():
             yield
 
 
-onednn.choose(_onednn_choice(sys.argv))
-_TENSORFLOW_LOGS = _wants_tensorflow_logs(sys.argv)  # read once: the flagfiles too
+_ARGV = _command_line(sys.argv)  # the flagfiles read once, for the two settings below
+onednn.choose(_onednn_choice(_ARGV))
+_TENSORFLOW_LOGS = _wants_tensorflow_logs(_ARGV)
 if _TENSORFLOW_LOGS or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     startup.import_tensorflow()
