@@ -194,7 +194,7 @@ def _describe(device, strategy, logdir, config) -> None:
               f"on {', '.join(strategy.extended.worker_devices)}")
     print(f"logdir: {logdir}  (tensorboard --logdir {os.path.dirname(logdir) or '.'})")
     if not tf.config.list_logical_devices("GPU"):
-        note = precision.cpu_note(config.precision)
+        note = precision.cpu_note(config.precision, onednn_on=onednn.enabled())
         if note:
             print(f"note: {note}")
     kernels_note = onednn.mismatch(FLAGS.onednn)

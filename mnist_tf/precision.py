@@ -44,7 +44,10 @@ float32 and back around every op, which costs more than the halved memory
 traffic saves. ``native_bfloat16_note`` says which case this machine is.
 float16 is a GPU format: oneDNN runs it only with AVX512-FP16, so elsewhere
 TensorFlow falls back to Eigen's float16 kernels (measured ~7x slower than
-float32 on an AVX512-BF16 EPYC without AVX512-FP16).
+float32 on an AVX512-BF16 EPYC without AVX512-FP16). With AVX512-FP16 and
+oneDNN on, oneDNN's float16 convolution gradients are slower still: a step
+~13x float32's on a 2-core Xeon with AMX, where TensorFlow's own kernels
+(``--onednn=off``) run it at ~1.2x float32's time.
 """
 
 import dataclasses
@@ -186,18 +189,25 @@ def native_bfloat16_note(cpuinfo=None):
             f"avx512_bf16 nor amx_bf16, so every bfloat16 op is converted to float32 and back")
 
 
-def cpu_note(policy, cpuinfo=None):
+def cpu_note(policy, cpuinfo=None, onednn_on=False):
     """One line on what ``policy`` costs on this CPU, or None when there is nothing to say.
 
     mixed_bfloat16 without native bfloat16 is slower than float32 (see
     :func:`native_bfloat16_note`); mixed_float16 is a GPU format: TensorFlow's CPU
     kernels (oneDNN) have no float16 path on CPUs without AVX512-FP16, so every op
-    falls back to slower generic code.
+    falls back to slower generic code, and with it (``onednn_on``: oneDNN's kernels
+    run) oneDNN's float16 convolution gradients are slower still (module docstring).
     """
     name = get(policy).name
     if name == "mixed_bfloat16":
         return native_bfloat16_note(cpuinfo)
-    if name == "mixed_float16" and "avx512_fp16" not in _cpu_fields(_read_cpuinfo(cpuinfo))[1]:
-        return ("mixed_float16 is a GPU format: on this CPU (no avx512_fp16) TensorFlow runs "
-                "float16 ops through slow generic kernels, several times slower than float32")
-    return None
+    if name != "mixed_float16":
+        return None
+    if "avx512_fp16" in _cpu_fields(_read_cpuinfo(cpuinfo))[1]:
+        if onednn_on:
+            return ("mixed_float16 with oneDNN's kernels trains ~10x slower than float32 on "
+                    "this CPU (oneDNN's float16 convolution gradients): --onednn=off runs it at "
+                    "about float32's speed")
+        return None
+    return ("mixed_float16 is a GPU format: on this CPU (no avx512_fp16) TensorFlow runs "
+            "float16 ops through slow generic kernels, several times slower than float32")

@@ -23,6 +23,9 @@ from training_helpers import step_graph_functions, synthetic_mnist
 
 SMALL = TrainConfig(epochs=1, batch_size=32, steps_per_epoch=4, log_every=2, export=False,
                     explain_images=False)  # on in one run: a few CPU-seconds each
+# float16's runs take batches of 8: oneDNN's float16 convolution gradients cost ~25 ms an
+# image on a CPU with AVX512-FP16 (mnist_tf/precision.py)
+FLOAT16 = dict(precision="mixed_float16", batch_size=8)
 
 COMBINATIONS = {
     "bfloat16-manual-loop3-cnn_bn-momentum-cosine-augment": dict(
@@ -31,14 +34,14 @@ COMBINATIONS = {
         warmup_steps=1, augment=True),
     "float32-tape-loop3-xla": dict(steps_per_loop=3, jit_compile=True),
     "float16-tape-loop2-histograms-bn_cnn-adamw-one_cycle-smoothing-profile": dict(
-        precision="mixed_float16", steps_per_loop=2, histogram_every=2, model="bn_cnn",
+        **FLOAT16, steps_per_loop=2, histogram_every=2, model="bn_cnn",
         optimizer="adamw", lr_schedule="one_cycle", warmup_steps=2, label_smoothing=0.1,
         profile=True),
     "mirrored-float32-manual-loop3-sgd-exponential-explain": dict(
         strategy=True, gradients="manual", steps_per_loop=3, optimizer="sgd",
         learning_rate=0.05, lr_schedule="exponential", explain_images=True),
     "mirrored-float16-tape-histograms": dict(
-        strategy=True, precision="mixed_float16", histogram_every=1),
+        strategy=True, **FLOAT16, histogram_every=1),
 }
 
 
@@ -75,7 +78,7 @@ def test_a_float32_run_resumes_under_mixed_float16_and_says_so(tmp_path):
     logdir, lines = str(tmp_path / "run"), []
     data = synthetic_mnist()
     train_and_evaluate(SMALL, logdir, data=data, log=lambda *_: None)
-    metrics = train_and_evaluate(SMALL.replace(epochs=2, precision="mixed_float16"), logdir,
+    metrics = train_and_evaluate(SMALL.replace(epochs=2, **FLOAT16), logdir,
                                  data=data, resume=True, log=lines.append)
     resumed = next(line for line in lines if line.startswith("resumed from"))
     assert "the precision is now mixed_float16: its loss scale starts afresh" in resumed

@@ -147,7 +147,7 @@ def test_a_few_training_steps_lower_the_loss(policy):
     if precision.get(policy).needs_loss_scaling:
         optimizer = LossScaleOptimizer(optimizer)
     variables = model.trainable_variables
-    images, labels = _batch(32, seed=2)
+    images, labels = _batch(8, seed=2)  # float16's convolution gradients are slow on CPUs
 
     @tf.function
     def step():
@@ -186,6 +186,17 @@ def test_native_bfloat16_note():
     assert note.startswith("mixed_bfloat16 will be slower than float32 here")
     assert "Intel Xeon E5-2690 v4" in note and "\n" not in note
     assert "no /proc/cpuinfo" in precision.native_bfloat16_note("")
+
+
+def test_cpu_note_names_what_each_policy_costs_on_the_cpu():
+    fp16 = CPUINFO.replace("avx512_vnni", "avx512_vnni avx512_fp16")
+    assert precision.cpu_note("float32", CPUINFO) is None
+    assert precision.cpu_note("mixed_bfloat16", CPUINFO) is None  # avx512_bf16
+    assert "no avx512_fp16" in precision.cpu_note("mixed_float16", CPUINFO)
+    assert "no avx512_fp16" in precision.cpu_note("mixed_float16", CPUINFO, onednn_on=True)
+    assert precision.cpu_note("mixed_float16", fp16) is None  # TensorFlow's own kernels
+    note = precision.cpu_note("mixed_float16", fp16, onednn_on=True)
+    assert "--onednn=off" in note and "\n" not in note
 
 
 def test_cpu_description():
