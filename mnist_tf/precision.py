@@ -46,8 +46,9 @@ float16 is a GPU format: oneDNN runs it only with AVX512-FP16, so elsewhere
 TensorFlow falls back to Eigen's float16 kernels (measured ~7x slower than
 float32 on an AVX512-BF16 EPYC without AVX512-FP16). With AVX512-FP16 and
 oneDNN on, oneDNN's float16 convolution gradients are slower still: a step
-~13x float32's on a 2-core Xeon with AMX, where TensorFlow's own kernels
-(``--onednn=off``) run it at ~1.2x float32's time.
+13x float32's at batch 32 and ~25x at batch 128 on a 2-core Xeon with AMX,
+where TensorFlow's own kernels (``--onednn=off``) run it at ~1.2x float32's
+time.
 """
 
 import dataclasses
@@ -205,7 +206,7 @@ def cpu_note(policy, cpuinfo=None, onednn_on=False):
         return None
     if "avx512_fp16" in _cpu_fields(_read_cpuinfo(cpuinfo))[1]:
         if onednn_on:
-            return ("mixed_float16 with oneDNN's kernels trains ~10x slower than float32 on "
+            return ("mixed_float16 with oneDNN's kernels trains 10-30x slower than float32 on "
                     "this CPU (oneDNN's float16 convolution gradients): --onednn=off runs it at "
                     "about float32's speed")
         return None
