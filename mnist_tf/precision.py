@@ -45,10 +45,10 @@ traffic saves. ``native_bfloat16_note`` says which case this machine is.
 float16 is a GPU format: oneDNN runs it only with AVX512-FP16, so elsewhere
 TensorFlow falls back to Eigen's float16 kernels (measured ~7x slower than
 float32 on an AVX512-BF16 EPYC without AVX512-FP16). With AVX512-FP16 and
-oneDNN on, oneDNN's float16 convolution gradients are slower still: a step
-13x float32's at batch 32 and ~25x at batch 128 on a 2-core Xeon with AMX,
-where TensorFlow's own kernels (``--onednn=off``) run it at ~1.2x float32's
-time.
+oneDNN on, oneDNN's float16 convolution gradients are slower still: an epoch
+of 15 steps of batch 32 13x float32's, and images/s at batch 128 26x fewer, on
+a 2-core Xeon with AMX, where TensorFlow's own kernels (``--onednn=off``) run
+that epoch in ~1.3x float32's time.
 """
 
 import dataclasses
@@ -190,25 +190,31 @@ def native_bfloat16_note(cpuinfo=None):
             f"avx512_bf16 nor amx_bf16, so every bfloat16 op is converted to float32 and back")
 
 
-def cpu_note(policy, cpuinfo=None, onednn_on=False):
+def cpu_note(policy, cpuinfo=None, *, onednn_on):
     """One line on what ``policy`` costs on this CPU, or None when there is nothing to say.
 
     mixed_bfloat16 without native bfloat16 is slower than float32 (see
-    :func:`native_bfloat16_note`); mixed_float16 is a GPU format: TensorFlow's CPU
+    :func:`native_bfloat16_note`). mixed_float16 is a GPU format: TensorFlow's CPU
     kernels (oneDNN) have no float16 path on CPUs without AVX512-FP16, so every op
-    falls back to slower generic code, and with it (``onednn_on``: oneDNN's kernels
-    run) oneDNN's float16 convolution gradients are slower still (module docstring).
+    falls back to slower generic code; on a CPU with AVX512-FP16 and oneDNN's kernels
+    running (``onednn_on``, ``mnist_tf.onednn.enabled()``), oneDNN's float16
+    convolution gradients are slower still (module docstring); with AVX512-FP16 and
+    TensorFlow's own kernels there is nothing to say.
     """
     name = get(policy).name
     if name == "mixed_bfloat16":
         return native_bfloat16_note(cpuinfo)
     if name != "mixed_float16":
         return None
-    if "avx512_fp16" in _cpu_fields(_read_cpuinfo(cpuinfo))[1]:
+    text = _read_cpuinfo(cpuinfo)
+    if not text:
+        return ("mixed_float16 may be several times slower than float32 here: it is a GPU "
+                "format, and no /proc/cpuinfo tells whether this CPU has avx512_fp16")
+    if "avx512_fp16" in _cpu_fields(text)[1]:
         if onednn_on:
-            return ("mixed_float16 with oneDNN's kernels trains 10-30x slower than float32 on "
-                    "this CPU (oneDNN's float16 convolution gradients): --onednn=off runs it at "
-                    "about float32's speed")
+            return ("mixed_float16 with oneDNN's kernels can train 10-30x slower than float32 "
+                    "on a CPU like this one (oneDNN's float16 convolution gradients): "
+                    "--onednn=off runs it at near float32's speed")
         return None
     return ("mixed_float16 is a GPU format: on this CPU (no avx512_fp16) TensorFlow runs "
             "float16 ops through slow generic kernels, several times slower than float32")

@@ -76,15 +76,15 @@ def test_mirrored_xla_on_logical_cpus_is_refused_before_training_naming_both(tmp
 
 def test_a_float32_run_resumes_under_mixed_float16_and_says_so(tmp_path):
     logdir, lines = str(tmp_path / "run"), []
-    data = synthetic_mnist()
-    train_and_evaluate(SMALL, logdir, data=data, log=lambda *_: None)
-    metrics = train_and_evaluate(SMALL.replace(epochs=2, **FLOAT16), logdir,
+    data, small = synthetic_mnist(), SMALL.replace(batch_size=FLOAT16["batch_size"])
+    train_and_evaluate(small, logdir, data=data, log=lambda *_: None)
+    metrics = train_and_evaluate(small.replace(epochs=2, **FLOAT16), logdir,
                                  data=data, resume=True, log=lines.append)
     resumed = next(line for line in lines if line.startswith("resumed from"))
     assert "the precision is now mixed_float16: its loss scale starts afresh" in resumed
     assert metrics["steps"] == 8 and math.isfinite(metrics["test"]["loss"])
     # and back: the loss scale is dropped, the optimizer's state carries on
-    metrics = train_and_evaluate(SMALL.replace(epochs=3, precision="float32"), logdir,
+    metrics = train_and_evaluate(small.replace(epochs=3, precision="float32"), logdir,
                                  data=data, resume=True, log=lines.append)
     assert any("the precision is no longer mixed_float16: its loss scale is dropped" in line
                for line in lines)

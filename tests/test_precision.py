@@ -190,11 +190,13 @@ def test_native_bfloat16_note():
 
 def test_cpu_note_names_what_each_policy_costs_on_the_cpu():
     fp16 = CPUINFO.replace("avx512_vnni", "avx512_vnni avx512_fp16")
-    assert precision.cpu_note("float32", CPUINFO) is None
-    assert precision.cpu_note("mixed_bfloat16", CPUINFO) is None  # avx512_bf16
-    assert "no avx512_fp16" in precision.cpu_note("mixed_float16", CPUINFO)
-    assert "no avx512_fp16" in precision.cpu_note("mixed_float16", CPUINFO, onednn_on=True)
-    assert precision.cpu_note("mixed_float16", fp16) is None  # TensorFlow's own kernels
+    for onednn_on in (False, True):
+        assert precision.cpu_note("float32", CPUINFO, onednn_on=onednn_on) is None
+        assert precision.cpu_note("mixed_bfloat16", CPUINFO, onednn_on=onednn_on) is None
+        assert "no avx512_fp16" in precision.cpu_note("mixed_float16", CPUINFO,
+                                                      onednn_on=onednn_on)
+        assert "no /proc/cpuinfo" in precision.cpu_note("mixed_float16", "", onednn_on=onednn_on)
+    assert precision.cpu_note("mixed_float16", fp16, onednn_on=False) is None  # Eigen's kernels
     note = precision.cpu_note("mixed_float16", fp16, onednn_on=True)
     assert "--onednn=off" in note and "\n" not in note
 

@@ -92,3 +92,26 @@ def test_resume_with_a_garbled_config_json_is_a_one_line_error(tmp_path):
     (tmp_path / "config.json").write_text("{oops")
     result = run_main("train", "--resume", f"--logdir={tmp_path}")
     assert_one_line_error(result, "config.json", "not a run config")
+
+
+@pytest.mark.parametrize("onednn_on", [True, False])
+def test_mixed_float16_on_a_cpu_with_avx512_fp16_notes_onednn_where_it_runs(tmp_path,
+                                                                           monkeypatch,
+                                                                           onednn_on):
+    """The note the run starts with follows the kernels this process runs (oneDNN's float16
+    convolution gradients are the slow ones: mnist_tf/precision.py)."""
+    from mnist_tf import onednn, precision
+
+    monkeypatch.setattr(precision, "_read_cpuinfo",
+                        lambda cpuinfo: "model name\t: a CPU\nflags\t\t: avx512f avx512_fp16\n")
+    monkeypatch.setattr(onednn, "enabled", lambda: onednn_on)
+    result = run_main("train", "--device=cpu", "--precision=mixed_float16", "--epochs=1",
+                      "--steps_per_epoch=1", "--batch_size=8", "--noexport",
+                      "--noexplain_images", f"--logdir={tmp_path}/run",
+                      env=data_env(tmp_path / "data", synthetic_mnist(n_train=64, n_test=16)))
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    if onednn_on:
+        assert len(notes) == 1 and "--onednn=off" in notes[0], result.stdout
+    else:
+        assert notes == [], result.stdout
