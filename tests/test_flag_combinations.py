@@ -23,18 +23,19 @@ from training_helpers import step_graph_functions, synthetic_mnist
 
 SMALL = TrainConfig(epochs=1, batch_size=32, steps_per_epoch=4, log_every=2, export=False,
                     explain_images=False)  # on in one run: a few CPU-seconds each
-# float16's runs take batches of 8: oneDNN's float16 convolution gradients cost ~25 ms an
-# image on a CPU with AVX512-FP16 (mnist_tf/precision.py)
+# float16's runs take batches of 8, and the smaller of the two normalized models: oneDNN's
+# float16 convolution gradients cost ~25 ms an image on a CPU with AVX512-FP16
+# (mnist_tf/precision.py)
 FLOAT16 = dict(precision="mixed_float16", batch_size=8)
 
 COMBINATIONS = {
-    "bfloat16-manual-loop3-cnn_bn-momentum-cosine-augment": dict(
+    "bfloat16-manual-loop3-bn_cnn-momentum-cosine-augment": dict(
         precision="mixed_bfloat16", gradients="manual", steps_per_loop=3,
-        model="keras_example_cnn_bn", optimizer="momentum", lr_schedule="cosine",
+        model="bn_cnn", optimizer="momentum", lr_schedule="cosine",
         warmup_steps=1, augment=True),
     "float32-tape-loop3-xla": dict(steps_per_loop=3, jit_compile=True),
-    "float16-tape-loop2-histograms-bn_cnn-adamw-one_cycle-smoothing-profile": dict(
-        **FLOAT16, steps_per_loop=2, histogram_every=2, model="bn_cnn",
+    "float16-tape-loop2-histograms-cnn_bn-adamw-one_cycle-smoothing-profile": dict(
+        **FLOAT16, steps_per_loop=2, histogram_every=2, model="keras_example_cnn_bn",
         optimizer="adamw", lr_schedule="one_cycle", warmup_steps=2, label_smoothing=0.1,
         profile=True),
     "mirrored-float32-manual-loop3-sgd-exponential-explain": dict(
