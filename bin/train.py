@@ -185,15 +185,15 @@ def main(argv):
 
 def _describe(device, strategy, logdir, config) -> None:
     """The lines a run starts with: where it trains, its logdir, a note on the precision."""
-    import tensorflow as tf
+    trains_on = [device] if strategy is None else list(strategy.extended.worker_devices)
     if strategy is None:
         kernels = f", oneDNN {'on' if onednn.enabled() else 'off'}" if "CPU" in device else ""
         print(f"device: {devices.describe(device)}{kernels}")
     else:
         print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas "
-              f"on {', '.join(strategy.extended.worker_devices)}")
+              f"on {', '.join(trains_on)}")
     print(f"logdir: {logdir}  (tensorboard --logdir {os.path.dirname(logdir) or '.'})")
-    if not tf.config.list_logical_devices("GPU"):
+    if all("CPU" in d for d in trains_on):  # what the precision costs on a CPU
         note = precision.cpu_note(config.precision, onednn_on=onednn.enabled())
         if note:
             print(f"note: {note}")
